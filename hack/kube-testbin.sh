@@ -3,7 +3,7 @@
 # Go modules (hack/kube-testbin/{etcd,apiserver}), into a cache directory outside
 # the clone, and prints that directory on stdout.
 #
-#   dir=$(hack/kube-testbin.sh)        # cold: ~15-30 min on 2 cores; cached: well under 1 s
+#   dir=$(hack/kube-testbin.sh)   # cold: ~6-7 min measured on 2 cores (up to ~30 min on slower ones); cached: ~0.06 s
 #   NETWARDEN_TESTBIN=$dir go test ./internal/kubetest/
 #
 # Idempotent: a binary that is present and reports the expected version is not

@@ -1,0 +1,143 @@
+package render
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/netwarden/netwarden/pkg/analysis"
+)
+
+// Cell marks in matrix tables, as in the Kubernetes e2e truth tables.
+const (
+	markAllowed = "."
+	markDenied  = "X"
+	markNone    = "-"
+	markMixed   = "~"
+)
+
+// MatrixFormats are the -o values of matrix.
+var MatrixFormats = []string{"table", "json", "csv", "md"}
+
+// Matrix writes m in format.
+func Matrix(w io.Writer, m *analysis.Matrix, format string) error {
+	switch format {
+	case "json":
+		return JSON(w, m)
+	case "csv":
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"from", "to", "port", "allowed", "egress", "ingress"})
+		for _, r := range m.Results {
+			cw.Write([]string{r.From, r.To, r.Port, strconv.FormatBool(r.Allowed), strconv.FormatBool(r.Egress), strconv.FormatBool(r.Ingress)})
+		}
+		cw.Flush()
+		return cw.Error()
+	case "md":
+		return matrixGrid(w, m, true)
+	case "table", "":
+		return matrixGrid(w, m, false)
+	}
+	return CheckFormat(format, MatrixFormats...)
+}
+
+// matrixGrid prints one grid per port (rows are sources, columns destinations) when every
+// pair was probed on the same ports. When destinations were probed on the ports each
+// declares, it prints one grid over those ports instead: "." when all were allowed, "X"
+// when all were denied, "~" when some were, followed by the ports of each destination.
+func matrixGrid(w io.Writer, m *analysis.Matrix, md bool) error {
+	index := make(map[string]int, len(m.Pods))
+	for i, p := range m.Pods {
+		index[p] = i
+	}
+	uniform := len(m.Results) == len(m.Pods)*len(m.Pods)*len(m.Ports)
+	titles := m.Ports
+	if !uniform {
+		titles = []string{"declared ports"}
+	}
+	grids := make(map[string][][]string, len(titles))
+	for _, t := range titles {
+		g := make([][]string, len(m.Pods))
+		for i := range g {
+			g[i] = make([]string, len(m.Pods))
+			for j := range g[i] {
+				g[i][j] = markNone
+			}
+		}
+		grids[t] = g
+	}
+	dstPorts := make([][]string, len(m.Pods))
+	for _, r := range m.Results {
+		mark := markDenied
+		if r.Allowed {
+			mark = markAllowed
+		}
+		i, j := index[r.From], index[r.To]
+		if uniform {
+			grids[r.Port][i][j] = mark
+			continue
+		}
+		if i == 0 {
+			dstPorts[j] = append(dstPorts[j], r.Port)
+		}
+		g := grids[titles[0]]
+		switch g[i][j] {
+		case markNone:
+			g[i][j] = mark
+		case mark:
+		default:
+			g[i][j] = markMixed
+		}
+	}
+	width := len("from \\ to")
+	for _, p := range m.Pods {
+		width = max(width, len(p))
+	}
+	for n, title := range titles {
+		if n > 0 {
+			fmt.Fprintln(w)
+		}
+		g := grids[title]
+		if md {
+			fmt.Fprintf(w, "**%s**\n\n", title)
+			fmt.Fprintf(w, "| from \\ to | %s |\n", strings.Join(m.Pods, " | "))
+			fmt.Fprintf(w, "|---|%s\n", strings.Repeat("---|", len(m.Pods)))
+			for i, p := range m.Pods {
+				fmt.Fprintf(w, "| %s | %s |\n", p, strings.Join(g[i], " | "))
+			}
+		} else {
+			fmt.Fprintf(w, "%-*s", width+2, title)
+			for _, p := range m.Pods {
+				fmt.Fprintf(w, " %s", p)
+			}
+			fmt.Fprintln(w)
+			for i, p := range m.Pods {
+				fmt.Fprintf(w, "%-*s", width+2, p)
+				for j, to := range m.Pods {
+					fmt.Fprintf(w, " %-*s", len(to), g[i][j])
+				}
+				fmt.Fprintln(w)
+			}
+		}
+	}
+	if len(titles) == 0 {
+		return nil
+	}
+	legend := fmt.Sprintf("rows: from, columns: to; %s allowed, %s denied", markAllowed, markDenied)
+	if !uniform {
+		legend += fmt.Sprintf(", %s allowed on some ports", markMixed)
+	}
+	if md {
+		fmt.Fprintf(w, "\n%s\n", strings.ReplaceAll(legend, "X", "`X`"))
+	} else {
+		fmt.Fprintf(w, "\n%s\n", legend)
+	}
+	if !uniform {
+		fmt.Fprintln(w, "ports probed per destination:")
+		for j, p := range m.Pods {
+			fmt.Fprintf(w, "  %s: %s\n", p, strings.Join(dstPorts[j], ", "))
+		}
+	}
+	return nil
+}
