@@ -97,7 +97,7 @@ func describeSel(s labels.Selector) string {
 	if s == nil || s.Empty() {
 		return ""
 	}
-	return s.String()
+	return "{" + s.String() + "}"
 }
 
 func podsText(nsSel labels.Selector, ownNS string, podSel labels.Selector) string {
