@@ -3,7 +3,10 @@
 package analysis
 
 import (
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/netwarden/netwarden/pkg/policy"
 )
@@ -31,6 +34,11 @@ type MatrixOptions struct {
 	// Ports, when set, are probed on every destination. Otherwise each destination is
 	// probed on the ports it declares (DestinationPorts).
 	Ports []policy.Port
+	// Workers bounds the goroutines deciding class pairs; 0 means GOMAXPROCS.
+	Workers int
+	// Progress, when set, is called from time to time with the number of class pairs
+	// decided so far and the total (for a progress indicator).
+	Progress func(done, total int64)
 }
 
 // DestinationPorts returns the ports a destination pod is probed on when no ports are
@@ -73,13 +81,9 @@ func SortPorts(ps []policy.Port) {
 	})
 }
 
-// ComputeMatrix decides every ordered pod pair on every probed port.
-func ComputeMatrix(e *policy.Engine, opts MatrixOptions) *Matrix {
-	m := &Matrix{Ports: []string{}, Pods: make([]string, len(e.Pods)), Results: []Result{}}
-	for i, p := range e.Pods {
-		m.Pods[i] = p.Key
-	}
-	var perDst [][]policy.Port
+// probePlan is which ports each destination pod is probed on, and their union in output
+// order (sorted, unless the caller gave the ports).
+func probePlan(e *policy.Engine, opts MatrixOptions) (perDst [][]policy.Port, all []policy.Port) {
 	if len(opts.Ports) > 0 {
 		perDst = make([][]policy.Port, len(e.Pods))
 		for i := range perDst {
@@ -88,7 +92,6 @@ func ComputeMatrix(e *policy.Engine, opts MatrixOptions) *Matrix {
 	} else {
 		perDst = DestinationPorts(e)
 	}
-	var all []policy.Port
 	seen := map[policy.Port]bool{}
 	for _, ps := range perDst {
 		for _, pt := range ps {
@@ -101,6 +104,23 @@ func ComputeMatrix(e *policy.Engine, opts MatrixOptions) *Matrix {
 	if len(opts.Ports) == 0 {
 		SortPorts(all)
 	}
+	return perDst, all
+}
+
+// ComputeMatrix decides every ordered pod pair on every probed port. It decides once per
+// pair of pod classes (see PodClasses) and expands the result to pods.
+func ComputeMatrix(e *policy.Engine, opts MatrixOptions) *Matrix {
+	return ComputeClassMatrix(e, opts).Matrix()
+}
+
+// ComputeMatrixPodByPod decides every ordered pod pair on every probed port one by one. It
+// is the reference ComputeMatrix is tested and benchmarked against.
+func ComputeMatrixPodByPod(e *policy.Engine, opts MatrixOptions) *Matrix {
+	m := &Matrix{Ports: []string{}, Pods: make([]string, len(e.Pods)), Results: []Result{}}
+	for i, p := range e.Pods {
+		m.Pods[i] = p.Key
+	}
+	perDst, all := probePlan(e, opts)
 	for _, pt := range all {
 		m.Ports = append(m.Ports, pt.String())
 	}
@@ -115,4 +135,183 @@ func ComputeMatrix(e *policy.Engine, opts MatrixOptions) *Matrix {
 		}
 	}
 	return m
+}
+
+// Cell bits: one byte per (source class, destination class, probed port).
+const (
+	cellAllowed uint8 = 1 << iota
+	cellEgress
+	cellIngress
+	cellSelf = cellAllowed | cellEgress | cellIngress
+)
+
+// ClassMatrix is the matrix decided per pair of pod classes. It answers for any pod pair
+// in constant time and expands to a Matrix, or streams one, in pod order.
+type ClassMatrix struct {
+	Engine  *policy.Engine
+	Classes *Classes
+	// Ports is the union of the probed ports, in output order.
+	Ports []policy.Port
+
+	portNames []string
+	// dstPorts[c] are the ports (indices into Ports) members of class c are probed on,
+	// in probe order.
+	dstPorts [][]int32
+	// cells[src*stride+colOff[dst]+k] is the verdict for port dstPorts[dst][k].
+	colOff []int
+	stride int
+	cells  []uint8
+}
+
+// ComputeClassMatrix decides every pair of pod classes on the ports each destination class
+// is probed on, in parallel.
+func ComputeClassMatrix(e *policy.Engine, opts MatrixOptions) *ClassMatrix {
+	cls := PodClasses(e, ClassOptions{DeclaredPorts: len(opts.Ports) == 0})
+	perDst, all := probePlan(e, opts)
+	m := &ClassMatrix{Engine: e, Classes: cls, Ports: all}
+	portIndex := make(map[policy.Port]int32, len(all))
+	for i, pt := range all {
+		portIndex[pt] = int32(i)
+		m.portNames = append(m.portNames, pt.String())
+	}
+	n := cls.Len()
+	m.dstPorts = make([][]int32, n)
+	m.colOff = make([]int, n)
+	for c, members := range cls.Members {
+		for _, pt := range perDst[members[0]] {
+			m.dstPorts[c] = append(m.dstPorts[c], portIndex[pt])
+		}
+		m.colOff[c] = m.stride
+		m.stride += len(m.dstPorts[c])
+	}
+	m.cells = make([]uint8, n*m.stride)
+
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = max(1, min(workers, n))
+	var next, done atomic.Int64
+	total := int64(n) * int64(n)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				src := int(next.Add(1) - 1)
+				if src >= n {
+					return
+				}
+				m.decideRow(src)
+				d := done.Add(int64(n))
+				if opts.Progress != nil {
+					opts.Progress(d, total)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return m
+}
+
+// decideRow fills the cells of one source class, using the first member of each class
+// (and the second one for the class's own pairs: a pod to itself is always allowed, so a
+// class of one pod has no pair with itself to decide).
+func (m *ClassMatrix) decideRow(src int) {
+	e := m.Engine
+	members := m.Classes.Members
+	a := members[src][0]
+	row := m.cells[src*m.stride : (src+1)*m.stride]
+	for dst := range members {
+		b := members[dst][0]
+		if dst == src {
+			if len(members[dst]) < 2 {
+				continue
+			}
+			b = members[dst][1]
+		}
+		s, d := e.PodPair(a, b)
+		cells := row[m.colOff[dst]:]
+		for k, pi := range m.dstPorts[dst] {
+			v := e.Decide(s, d, m.Ports[pi])
+			var c uint8
+			if v.Allowed {
+				c |= cellAllowed
+			}
+			if v.Egress.Allowed {
+				c |= cellEgress
+			}
+			if v.Ingress.Allowed {
+				c |= cellIngress
+			}
+			cells[k] = c
+		}
+	}
+}
+
+// cell returns the verdict bits for pods a and b on the k-th port b is probed on.
+func (m *ClassMatrix) cell(a, b int32, k int) uint8 {
+	if a == b {
+		return cellSelf
+	}
+	ca, cb := m.Classes.Of[a], m.Classes.Of[b]
+	return m.cells[int(ca)*m.stride+m.colOff[cb]+k]
+}
+
+// ProbedPorts returns the ports pod b is probed on, in probe order.
+func (m *ClassMatrix) ProbedPorts(b int32) []policy.Port {
+	idx := m.dstPorts[m.Classes.Of[b]]
+	out := make([]policy.Port, len(idx))
+	for i, pi := range idx {
+		out[i] = m.Ports[pi]
+	}
+	return out
+}
+
+// Verdict returns the decisions for the connection from pod a to pod b on the k-th port
+// b is probed on (ProbedPorts(b)[k]).
+func (m *ClassMatrix) Verdict(a, b int32, k int) (allowed, egress, ingress bool) {
+	c := m.cell(a, b, k)
+	return c&cellAllowed != 0, c&cellEgress != 0, c&cellIngress != 0
+}
+
+// ResultCount is the number of results the expanded matrix has.
+func (m *ClassMatrix) ResultCount() int {
+	perSrc := 0
+	for _, c := range m.Classes.Of {
+		perSrc += len(m.dstPorts[c])
+	}
+	return perSrc * len(m.Classes.Of)
+}
+
+// Each calls fn for every result in matrix order (sources, then destinations, in pod
+// order, then probed ports), stopping early when fn returns false.
+func (m *ClassMatrix) Each(fn func(Result) bool) {
+	pods := m.Engine.Pods
+	for a := range pods {
+		for b := range pods {
+			for k, pi := range m.dstPorts[m.Classes.Of[b]] {
+				c := m.cell(int32(a), int32(b), k)
+				if !fn(Result{From: pods[a].Key, To: pods[b].Key, Port: m.portNames[pi],
+					Allowed: c&cellAllowed != 0, Egress: c&cellEgress != 0, Ingress: c&cellIngress != 0}) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Matrix expands the class matrix to every pod pair.
+func (m *ClassMatrix) Matrix() *Matrix {
+	out := &Matrix{Ports: append([]string{}, m.portNames...), Pods: make([]string, len(m.Engine.Pods)),
+		Results: make([]Result, 0, m.ResultCount())}
+	for i, p := range m.Engine.Pods {
+		out.Pods[i] = p.Key
+	}
+	m.Each(func(r Result) bool {
+		out.Results = append(out.Results, r)
+		return true
+	})
+	return out
 }

@@ -1,0 +1,204 @@
+package analysis
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/netwarden/netwarden/pkg/policy"
+)
+
+// Classes partitions the pods of an engine into equivalence classes: pods that no pod
+// selector, ipBlock, network, node peer or named port can tell apart. Any two distinct pods
+// a, b and any two distinct pods a', b' with a~a' and b~b' get the same verdict on every
+// port, so pairwise questions are answered once per class pair and expanded for output.
+//
+// What makes two pods equal (everything Engine.Decide looks at):
+//   - the identity (namespace + labels), which decides selection and pod peers;
+//   - hostNetwork and, for hostNetwork pods, the node (node peers match them by name);
+//   - the address peers (ipBlock with except, networks, nodes) that the pod's first
+//     address, first IPv4 and first IPv6 address fall in, and the family of the first
+//     address (PodPair picks the source address by the destination's family);
+//   - the named container ports (named port clauses resolve on the destination);
+//   - optionally the declared container ports, which decide what matrix probes.
+type Classes struct {
+	// Of is the class of each pod (indexed like Engine.Pods).
+	Of []int32
+	// Members lists the pods of each class in ascending order. Classes are numbered in
+	// order of their first pod.
+	Members [][]int32
+}
+
+// ClassOptions tune PodClasses.
+type ClassOptions struct {
+	// DeclaredPorts also separates pods by the container ports they declare, for callers
+	// (matrix without --port) whose probes depend on them.
+	DeclaredPorts bool
+}
+
+// Len is the number of classes.
+func (c *Classes) Len() int { return len(c.Members) }
+
+// PodClasses computes the classes of e's pods.
+func PodClasses(e *policy.Engine, opts ClassOptions) *Classes {
+	peers := addressPeers(e)
+	// The address peers each pod's first address, first IPv4 and first IPv6 address
+	// fall in, as "i,j,k," strings.
+	fams := [3]int{0, 4, 6}
+	sigs := make([][3]string, len(e.Pods))
+	var b strings.Builder
+	var sig []int32
+	for i := range e.Pods {
+		for f, fam := range fams {
+			sig = peers.matching(e.PodEndpoint(int32(i), fam).IP, sig[:0])
+			b.Reset()
+			for _, s := range sig {
+				b.WriteString(strconv.Itoa(int(s)))
+				b.WriteByte(',')
+			}
+			sigs[i][f] = b.String()
+		}
+	}
+	// A destination's address family only picks which source address is used; two
+	// families are interchangeable when every pod's signature is the same for both, as in
+	// a single-stack cluster or one whose address peers match no pod.
+	famClass := [3]int{0, 1, 2}
+	for f := 1; f < 3; f++ {
+		for g := 0; g < f; g++ {
+			same := true
+			for i := range sigs {
+				if sigs[i][f] != sigs[i][g] {
+					same = false
+					break
+				}
+			}
+			if same {
+				famClass[f] = famClass[g]
+				break
+			}
+		}
+	}
+	c := &Classes{Of: make([]int32, len(e.Pods))}
+	index := map[string]int32{}
+	for i := range e.Pods {
+		pod := int32(i)
+		p := &e.Pods[i]
+		b.Reset()
+		b.WriteString(strconv.Itoa(int(p.Ident)))
+		if p.HostNetwork {
+			b.WriteString("|h|")
+			b.WriteString(p.Pod.Spec.NodeName)
+		}
+		first := e.PodEndpoint(pod, 0).IP
+		fam := 0
+		switch {
+		case !first.IsValid():
+		case first.Is4():
+			fam = 1
+		default:
+			fam = 2
+		}
+		b.WriteString("|f")
+		b.WriteString(strconv.Itoa(famClass[fam]))
+		for _, s := range sigs[i] {
+			b.WriteByte('|')
+			b.WriteString(s)
+		}
+		b.WriteString("|n")
+		named := slices.Clone(p.NamedPorts)
+		slices.SortFunc(named, func(x, y policy.NamedPort) int {
+			if c := strings.Compare(x.Name, y.Name); c != 0 {
+				return c
+			}
+			if x.Proto != y.Proto {
+				return int(x.Proto) - int(y.Proto)
+			}
+			return int(x.Num) - int(y.Num)
+		})
+		for _, np := range named {
+			b.WriteString(np.Name)
+			b.WriteByte('/')
+			b.WriteString(strconv.Itoa(int(np.Proto)))
+			b.WriteByte('/')
+			b.WriteString(strconv.Itoa(int(np.Num)))
+			b.WriteByte(',')
+		}
+		if opts.DeclaredPorts {
+			b.WriteString("|d")
+			declared := policy.DeclaredPorts(p.Pod)
+			SortPorts(declared)
+			for _, pt := range declared {
+				b.WriteString(pt.String())
+				b.WriteByte(',')
+			}
+		}
+		key := b.String()
+		id, ok := index[key]
+		if !ok {
+			id = int32(len(c.Members))
+			index[key] = id
+			c.Members = append(c.Members, nil)
+		}
+		c.Of[i] = id
+		c.Members[id] = append(c.Members[id], pod)
+	}
+	return c
+}
+
+// peerSet is the distinct address-based peers of every rule of every policy.
+type peerSet struct {
+	peers []*policy.Peer
+}
+
+func addressPeers(e *policy.Engine) *peerSet {
+	ps := &peerSet{}
+	seen := map[string]bool{}
+	var b strings.Builder
+	for _, pol := range e.Policies {
+		for _, rules := range [2][]policy.Rule{pol.Ingress, pol.Egress} {
+			for ri := range rules {
+				for pi := range rules[ri].Peers {
+					p := &rules[ri].Peers[pi]
+					if p.Kind != policy.PeerIPBlock && p.Kind != policy.PeerNetworks && p.Kind != policy.PeerNodes {
+						continue
+					}
+					b.Reset()
+					b.WriteString(strconv.Itoa(int(p.Kind)))
+					b.WriteByte('|')
+					b.WriteString(p.CIDR.String())
+					for _, x := range p.Except {
+						b.WriteByte(',')
+						b.WriteString(x.String())
+					}
+					for _, n := range p.Networks {
+						b.WriteByte(';')
+						b.WriteString(n.String())
+					}
+					for _, n := range p.Nodes {
+						b.WriteByte('#')
+						b.WriteString(n)
+					}
+					if k := b.String(); !seen[k] {
+						seen[k] = true
+						ps.peers = append(ps.peers, p)
+					}
+				}
+			}
+		}
+	}
+	return ps
+}
+
+// matching appends to out the indices of the peers that match ip.
+func (ps *peerSet) matching(ip netip.Addr, out []int32) []int32 {
+	if !ip.IsValid() {
+		return out
+	}
+	for i, p := range ps.peers {
+		if p.MatchesIP(ip) {
+			out = append(out, int32(i))
+		}
+	}
+	return out
+}
