@@ -1,0 +1,163 @@
+package render
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/netwarden/netwarden/pkg/analysis"
+)
+
+// SARIF 2.1.0, the subset code-scanning services read: one run, the tool's rules with
+// their metadata, and one result per finding, located at the manifest when it is known.
+
+const (
+	sarifSchema  = "https://json.schemastore.org/sarif-2.1.0.json"
+	sarifVersion = "2.1.0"
+)
+
+// SarifLog is the top-level SARIF object.
+type SarifLog struct {
+	Schema  string     `json:"$schema"`
+	Version string     `json:"version"`
+	Runs    []SarifRun `json:"runs"`
+}
+
+// SarifRun is one run of one tool.
+type SarifRun struct {
+	Tool    SarifTool     `json:"tool"`
+	Results []SarifResult `json:"results"`
+}
+
+// SarifTool names the tool.
+type SarifTool struct {
+	Driver SarifDriver `json:"driver"`
+}
+
+// SarifDriver is the tool and its rules.
+type SarifDriver struct {
+	Name           string      `json:"name"`
+	Version        string      `json:"version,omitempty"`
+	InformationURI string      `json:"informationUri,omitempty"`
+	Rules          []SarifRule `json:"rules"`
+}
+
+// SarifRule is one rule's metadata.
+type SarifRule struct {
+	ID                   string            `json:"id"`
+	Name                 string            `json:"name"`
+	ShortDescription     SarifText         `json:"shortDescription"`
+	FullDescription      SarifText         `json:"fullDescription"`
+	Help                 SarifText         `json:"help"`
+	DefaultConfiguration SarifRuleConfig   `json:"defaultConfiguration"`
+	Properties           map[string]string `json:"properties,omitempty"`
+}
+
+// SarifRuleConfig is a rule's default level.
+type SarifRuleConfig struct {
+	Level string `json:"level"`
+}
+
+// SarifText is a plain-text message.
+type SarifText struct {
+	Text string `json:"text"`
+}
+
+// SarifResult is one finding.
+type SarifResult struct {
+	RuleID    string          `json:"ruleId"`
+	RuleIndex int             `json:"ruleIndex"`
+	Level     string          `json:"level"`
+	Message   SarifText       `json:"message"`
+	Locations []SarifLocation `json:"locations"`
+	// PartialFingerprints let code scanning follow a finding across commits.
+	PartialFingerprints map[string]string `json:"partialFingerprints"`
+}
+
+// SarifLocation points at the manifest (when known) and names the object and field.
+type SarifLocation struct {
+	PhysicalLocation *SarifPhysical `json:"physicalLocation,omitempty"`
+	LogicalLocations []SarifLogical `json:"logicalLocations"`
+}
+
+// SarifPhysical is a file and, when known, the line the object starts at.
+type SarifPhysical struct {
+	ArtifactLocation SarifArtifact `json:"artifactLocation"`
+	Region           *SarifRegion  `json:"region,omitempty"`
+}
+
+// SarifArtifact is a file, as a relative URI.
+type SarifArtifact struct {
+	URI string `json:"uri"`
+}
+
+// SarifRegion is a place in a file.
+type SarifRegion struct {
+	StartLine int `json:"startLine"`
+}
+
+// SarifLogical names an object.
+type SarifLogical struct {
+	Name               string `json:"name"`
+	FullyQualifiedName string `json:"fullyQualifiedName"`
+	Kind               string `json:"kind"`
+}
+
+func sarifLevel(s analysis.Severity) string {
+	switch s {
+	case analysis.SeverityError:
+		return "error"
+	case analysis.SeverityWarning:
+		return "warning"
+	}
+	return "note"
+}
+
+// Sarif converts a lint report.
+func Sarif(r *analysis.LintReport, opts LintOptions) *SarifLog {
+	driver := SarifDriver{Name: "netwarden", Version: opts.Version, InformationURI: "https://github.com/netwarden/netwarden", Rules: []SarifRule{}}
+	index := map[string]int{}
+	for i, rule := range analysis.LintRules {
+		index[rule.ID] = i
+		driver.Rules = append(driver.Rules, SarifRule{
+			ID: rule.ID, Name: rule.Name,
+			ShortDescription:     SarifText{rule.Summary},
+			FullDescription:      SarifText{rule.Summary + ". " + rule.Help},
+			Help:                 SarifText{rule.Help},
+			DefaultConfiguration: SarifRuleConfig{sarifLevel(rule.Severity)},
+			Properties:           map[string]string{"severity": rule.Severity.String()},
+		})
+	}
+	run := SarifRun{Tool: SarifTool{Driver: driver}, Results: []SarifResult{}}
+	for _, f := range r.Findings {
+		fq := f.Object.String()
+		if f.Field != "" {
+			fq += " " + f.Field
+		}
+		loc := SarifLocation{LogicalLocations: []SarifLogical{{Name: f.Object.Name, FullyQualifiedName: fq, Kind: "object"}}}
+		if f.Location != nil {
+			loc.PhysicalLocation = &SarifPhysical{ArtifactLocation: SarifArtifact{URI: sarifURI(f.Location.File)}}
+			if opts.Line != nil {
+				if line := opts.Line(*f.Location); line > 0 {
+					loc.PhysicalLocation.Region = &SarifRegion{StartLine: line}
+				}
+			}
+		}
+		msg := f.Message
+		if f.Hint != "" {
+			msg += " Fix: " + f.Hint
+		}
+		run.Results = append(run.Results, SarifResult{
+			RuleID: f.Rule, RuleIndex: index[f.Rule], Level: sarifLevel(f.Severity),
+			Message:             SarifText{msg},
+			Locations:           []SarifLocation{loc},
+			PartialFingerprints: map[string]string{"netwardenFinding/v1": f.Rule + ":" + fq},
+		})
+	}
+	return &SarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []SarifRun{run}}
+}
+
+// sarifURI turns a path into a relative URI reference (forward slashes, no "./").
+func sarifURI(p string) string {
+	p = filepath.ToSlash(filepath.Clean(p))
+	return strings.TrimPrefix(p, "./")
+}
