@@ -19,12 +19,13 @@ func newGen() *cobra.Command {
 		Long: `gen writes the manifests of a synthetic cluster as it would be read from a live one:
 namespaces owned by teams (plus kube-system and monitoring), nodes with per-node pod CIDRs,
 and the running pods of Deployments with app/tier/team labels, named container ports and
-addresses. NetworkPolicies come in rounds so any count spreads over the namespaces: a
-default deny per namespace, DNS egress (with egress isolation in about half of them), one
-allow per workload (frontends from outside through an ipBlock with except, backends and data
-stores by named port), monitoring with a port range (endPort), cross-team and partner
-allows. --admin adds AdminNetworkPolicies (Allow, Deny, Pass; node and network peers), a
-BaselineAdminNetworkPolicy and ClusterNetworkPolicies in both tiers.
+addresses. NetworkPolicies come in rounds, interleaved over namespaces, so any count spreads
+evenly: a default deny per namespace; DNS egress (isolating egress in about half of them);
+monitoring by named port and a port range (endPort); egress to the internet through an
+ipBlock with except; one allow per workload (frontends from outside the cluster through an
+ipBlock with except, backends and data stores by named port); then cross-team allows
+(namespace and pod selectors) and partner networks. --admin adds AdminNetworkPolicies
+(Allow, Deny, Pass; node and network peers), a BaselineAdminNetworkPolicy and ClusterNetworkPolicies in both tiers.
 
 The same flags and --seed always give the same bytes. With -o DIR it writes cluster.yaml,
 one ns-NAME.yaml per namespace and admin.yaml; with -o - one YAML stream on stdout.`,
