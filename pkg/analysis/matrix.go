@@ -16,6 +16,10 @@ type Matrix struct {
 	Ports   []string `json:"ports"`
 	Pods    []string `json:"pods"`
 	Results []Result `json:"results"`
+	// GroupBy and Groups are set for a matrix between groups (--group workloads; see
+	// DecideGroups): Pods then holds group names and Groups their members.
+	GroupBy string  `json:"groupBy,omitempty"`
+	Groups  []Group `json:"groups,omitempty"`
 }
 
 // Result is one ordered pair on one port. Egress is the source's egress decision, Ingress
@@ -27,6 +31,9 @@ type Result struct {
 	Allowed bool   `json:"allowed"`
 	Egress  bool   `json:"egress"`
 	Ingress bool   `json:"ingress"`
+	// Mixed: in a matrix between groups, some member pairs are allowed and some are not
+	// (Allowed then is false: it means every member pair is allowed).
+	Mixed bool `json:"mixed,omitempty"`
 }
 
 // MatrixOptions choose what to probe.

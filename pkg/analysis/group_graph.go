@@ -1,0 +1,418 @@
+package analysis
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/netwarden/netwarden/pkg/policy"
+)
+
+// Graph is what pictures (mermaid, dot, html) draw: groups inside their namespaces, the
+// connections policies decide, and the policies themselves, reduced to what a person reads.
+//
+// What is drawn, and why (docs/pictures.md says the same for users):
+//   - A connection is drawn when a policy decided it in at least one direction (see
+//     GroupCell.Decided). Traffic nothing restricts is allowed by Kubernetes and is not
+//     drawn: a cluster without policies would otherwise be a complete mesh. A note says
+//     how many group pairs were left out.
+//   - An allowed edge carries the ports that are allowed; a probed port it does not list is
+//     blocked. A blocked edge means every probed port is blocked. A mixed edge means the
+//     members of a group disagree on the ports it lists.
+//   - Blocks of identical edges collapse: every group of namespace A to every group of
+//     namespace B becomes one edge between the namespaces; all groups of a namespace to one
+//     group, or one group to all groups of a namespace, become one edge from or to the
+//     namespace. Traffic inside one namespace that collapses becomes a note on it.
+//   - A policy is a node linked to the groups (or whole namespaces) it selects, labelled
+//     with the directions it isolates or has rules for.
+type Graph struct {
+	By         GroupBy
+	Namespaces []GraphNamespace
+	// Nodes are the groups, indexed like Grouping.Groups.
+	Nodes    []GraphNode
+	Policies []GraphPolicy
+	Edges    []GraphEdge
+	Notes    []string
+}
+
+// GraphNamespace is a namespace box.
+type GraphNamespace struct {
+	Name     string
+	Nodes    []int
+	Policies []int
+	// Within describes traffic among the namespace's own groups when it all collapses
+	// into one statement ("all blocked", "all allowed on 80/TCP"); "" otherwise.
+	Within      string
+	WithinState CellState
+}
+
+// GraphNode is a group.
+type GraphNode struct {
+	Name      string
+	Label     string
+	Kind      string
+	Namespace int
+	Pods      int
+	// IngressProtected and EgressProtected say that some policy selects the group's pods
+	// for that direction.
+	IngressProtected, EgressProtected bool
+}
+
+// GraphEnd is one end of an edge or policy link: a node or a whole namespace.
+type GraphEnd struct {
+	Namespace bool
+	Index     int
+}
+
+// GraphEdge is a drawn connection.
+type GraphEdge struct {
+	From, To GraphEnd
+	State    CellState
+	// Ports are the allowed ports of an allowed edge, and the disputed ports of a mixed
+	// one; a blocked edge has none (every probed port is blocked).
+	Ports []string
+	// Pairs is how many group pairs the edge stands for (more than one when collapsed).
+	Pairs int
+}
+
+// Label is the edge's text: its ports, or "blocked".
+func (e GraphEdge) Label() string {
+	switch e.State {
+	case CellDenied:
+		return "blocked"
+	case CellMixed:
+		return "mixed: " + PortList(e.Ports, 4)
+	}
+	return PortList(e.Ports, 4)
+}
+
+// PortList joins ports, eliding past max ("80/TCP, 443/TCP +3 more").
+func PortList(ports []string, max int) string {
+	if len(ports) <= max {
+		return strings.Join(ports, ", ")
+	}
+	return fmt.Sprintf("%s +%d more", strings.Join(ports[:max], ", "), len(ports)-max)
+}
+
+// GraphPolicy is a policy that selects at least one pod.
+type GraphPolicy struct {
+	Ref  string
+	Kind string
+	Name string
+	// Namespace is the index of a NetworkPolicy's namespace; -1 for cluster-scoped kinds.
+	Namespace int
+	Tier      string
+	// Priority is set for admin and baseline policies that have one.
+	Priority   *int32
+	Directions string
+	Protects   []GraphEnd
+}
+
+// GraphOptions bound a picture.
+type GraphOptions struct {
+	// MaxEdges caps the edges drawn (0: 400). Past it, blocked edges are left out first,
+	// and a note says so.
+	MaxEdges int
+}
+
+// pairSummary is how one ordered group pair reads in a picture.
+type pairSummary struct {
+	drawn                  bool
+	allowed, denied, mixed []string
+}
+
+func (s pairSummary) fullAllowed() bool { return len(s.denied) == 0 && len(s.mixed) == 0 }
+func (s pairSummary) fullDenied() bool  { return len(s.allowed) == 0 && len(s.mixed) == 0 }
+
+// BuildGraph reduces the verdicts between groups to a picture.
+func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
+	if opts.MaxEdges <= 0 {
+		opts.MaxEdges = 400
+	}
+	e, groups := v.Engine, v.Grouping.Groups
+	g := &Graph{By: v.Grouping.By, Nodes: make([]GraphNode, len(groups))}
+	nsIndex := map[string]int{}
+	for gi, grp := range groups {
+		ni, ok := nsIndex[grp.Namespace]
+		if !ok {
+			ni = len(g.Namespaces)
+			nsIndex[grp.Namespace] = ni
+			g.Namespaces = append(g.Namespaces, GraphNamespace{Name: grp.Namespace})
+		}
+		g.Namespaces[ni].Nodes = append(g.Namespaces[ni].Nodes, gi)
+		g.Nodes[gi] = GraphNode{Name: grp.Name, Label: grp.Label, Kind: grp.Kind, Namespace: ni, Pods: len(grp.Members)}
+	}
+	g.addPolicies(e, v.Grouping, nsIndex)
+
+	n := len(groups)
+	sum := make([]pairSummary, n*n)
+	// pair reports whether (a, b) is a pair of distinct pods at all: a group of one pod with
+	// itself is that pod talking to itself.
+	pair := func(a, b int) bool { return a != b || len(groups[a].Members) > 1 }
+	undrawn, pairs := 0, 0
+	for a := range groups {
+		for b := range groups {
+			if !pair(a, b) {
+				continue
+			}
+			pairs++
+			s := &sum[a*n+b]
+			for k, c := range v.Cells(a, b) {
+				pt := v.DstPorts[b][k].String()
+				switch c.State() {
+				case CellAllowed:
+					s.allowed = append(s.allowed, pt)
+				case CellDenied:
+					s.denied = append(s.denied, pt)
+				default:
+					s.mixed = append(s.mixed, pt)
+				}
+				if c.Decided > 0 {
+					s.drawn = true
+				}
+			}
+			if !s.drawn {
+				undrawn++
+			}
+		}
+	}
+
+	used := make([]bool, n*n)
+	// block tries to draw the pairs srcs x dsts as one edge: they must all be drawn,
+	// unused, and all wholly allowed or all wholly blocked.
+	block := func(srcs, dsts []int, from, to GraphEnd) bool {
+		var idx []int
+		state := CellState(255)
+		portSet := map[string]bool{}
+		for _, a := range srcs {
+			for _, b := range dsts {
+				if !pair(a, b) {
+					continue
+				}
+				i := a*n + b
+				s := sum[i]
+				if used[i] || !s.drawn {
+					return false
+				}
+				st := CellMixed
+				switch {
+				case s.fullDenied():
+					st = CellDenied
+				case s.fullAllowed():
+					st = CellAllowed
+				}
+				if st == CellMixed || (state != 255 && st != state) {
+					return false
+				}
+				state = st
+				for _, p := range s.allowed {
+					portSet[p] = true
+				}
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) < 2 {
+			return false
+		}
+		for _, i := range idx {
+			used[i] = true
+		}
+		edge := GraphEdge{From: from, To: to, State: state, Pairs: len(idx)}
+		if state == CellAllowed {
+			edge.Ports = sortedPorts(portSet)
+		}
+		if from == to && from.Namespace {
+			ns := &g.Namespaces[from.Index]
+			ns.WithinState = state
+			ns.Within = "all traffic between its pods is blocked"
+			if state == CellAllowed {
+				ns.Within = "its pods may all reach each other on " + PortList(edge.Ports, 4)
+			}
+			return true
+		}
+		g.Edges = append(g.Edges, edge)
+		return true
+	}
+	nsEnd := func(i int) GraphEnd { return GraphEnd{Namespace: true, Index: i} }
+	nodeEnd := func(i int) GraphEnd { return GraphEnd{Index: i} }
+	for mi, m := range g.Namespaces {
+		for ni, nn := range g.Namespaces {
+			if len(m.Nodes) >= 2 && len(nn.Nodes) >= 2 {
+				block(m.Nodes, nn.Nodes, nsEnd(mi), nsEnd(ni))
+			}
+		}
+	}
+	// A namespace is not linked to a group inside it: the picture would read as the
+	// group reaching itself.
+	for b := range groups {
+		for mi, m := range g.Namespaces {
+			if len(m.Nodes) >= 2 && g.Nodes[b].Namespace != mi {
+				block(m.Nodes, []int{b}, nsEnd(mi), nodeEnd(b))
+			}
+		}
+	}
+	for a := range groups {
+		for ni, nn := range g.Namespaces {
+			if len(nn.Nodes) >= 2 && g.Nodes[a].Namespace != ni {
+				block([]int{a}, nn.Nodes, nodeEnd(a), nsEnd(ni))
+			}
+		}
+	}
+	for a := range groups {
+		for b := range groups {
+			i := a*n + b
+			s := sum[i]
+			if !pair(a, b) || used[i] || !s.drawn {
+				continue
+			}
+			used[i] = true
+			if len(s.mixed) > 0 {
+				g.Edges = append(g.Edges, GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellMixed, Ports: s.mixed, Pairs: 1})
+			}
+			if len(s.allowed) > 0 {
+				g.Edges = append(g.Edges, GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellAllowed, Ports: s.allowed, Pairs: 1})
+			}
+			if s.fullDenied() {
+				g.Edges = append(g.Edges, GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellDenied, Pairs: 1})
+			}
+		}
+	}
+	sort.SliceStable(g.Edges, func(i, j int) bool { return edgeLess(g.Edges[i], g.Edges[j]) })
+
+	if over := len(g.Edges) - opts.MaxEdges; over > 0 {
+		kept, dropped := g.Edges[:0], 0
+		for _, ed := range g.Edges {
+			if ed.State == CellDenied && dropped < over {
+				dropped++
+				continue
+			}
+			kept = append(kept, ed)
+		}
+		g.Edges = kept
+		g.Notes = append(g.Notes, fmt.Sprintf("%d blocked edges are not drawn, to keep the picture under %d edges; the matrix lists them", dropped, opts.MaxEdges))
+	}
+	if undrawn > 0 {
+		g.Notes = append(g.Notes, fmt.Sprintf("%d of %d %s pairs are not drawn: no policy restricts them, so they are allowed", undrawn, pairs, unitName(g.By)))
+	}
+	for _, ed := range g.Edges {
+		if ed.State == CellMixed {
+			g.Notes = append(g.Notes, "a mixed edge: members of a group get different verdicts (ipBlocks or named ports tell them apart); the matrix shows which")
+			break
+		}
+	}
+	return g
+}
+
+func unitName(by GroupBy) string {
+	if by == ByWorkloads {
+		return "workload"
+	}
+	return "pod"
+}
+
+func sortedPorts(set map[string]bool) []string {
+	var ps []policy.Port
+	var other []string
+	for s := range set {
+		if p, err := policy.ParsePort(s); err == nil {
+			ps = append(ps, p)
+		} else {
+			other = append(other, s)
+		}
+	}
+	SortPorts(ps)
+	sort.Strings(other)
+	out := make([]string, 0, len(set))
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return append(out, other...)
+}
+
+func endLess(a, b GraphEnd) int {
+	if a.Namespace != b.Namespace {
+		if a.Namespace {
+			return -1
+		}
+		return 1
+	}
+	return a.Index - b.Index
+}
+
+func edgeLess(a, b GraphEdge) bool {
+	if c := endLess(a.From, b.From); c != 0 {
+		return c < 0
+	}
+	if c := endLess(a.To, b.To); c != 0 {
+		return c < 0
+	}
+	return a.State < b.State
+}
+
+// addPolicies adds every policy that selects a pod, linked to the groups it selects
+// (a whole namespace when it selects all of a namespace's groups).
+func (g *Graph) addPolicies(e *policy.Engine, gr *Grouping, nsIndex map[string]int) {
+	for _, p := range e.Policies {
+		var dirs []string
+		for _, d := range []policy.Direction{policy.Ingress, policy.Egress} {
+			if p.Affects(d) {
+				dirs = append(dirs, d.String())
+			}
+		}
+		if len(dirs) == 0 {
+			continue
+		}
+		selected := make([]bool, len(gr.Groups))
+		any := false
+		for gi, grp := range gr.Groups {
+			for _, m := range grp.Members {
+				if id := e.Identity(m); id >= 0 && p.SelectsIdentity(id) {
+					selected[gi] = true
+					any = true
+					break
+				}
+			}
+		}
+		if !any {
+			continue
+		}
+		gp := GraphPolicy{Ref: p.Ref.String(), Kind: p.Ref.Kind, Name: p.Ref.Name, Namespace: -1, Tier: p.Tier.String(), Directions: strings.Join(dirs, ", ")}
+		if p.Tier != policy.TierNetworkPolicy && p.Priority <= 1000 { // a BANP has no priority
+			prio := p.Priority
+			gp.Priority = &prio
+		}
+		if p.Ref.Namespace != "" {
+			if ni, ok := nsIndex[p.Ref.Namespace]; ok {
+				gp.Namespace = ni
+			}
+		}
+		for ni, ns := range g.Namespaces {
+			all := len(ns.Nodes) >= 2
+			for _, gi := range ns.Nodes {
+				all = all && selected[gi]
+			}
+			for _, gi := range ns.Nodes {
+				if !selected[gi] {
+					continue
+				}
+				if p.Affects(policy.Ingress) {
+					g.Nodes[gi].IngressProtected = true
+				}
+				if p.Affects(policy.Egress) {
+					g.Nodes[gi].EgressProtected = true
+				}
+				if !all {
+					gp.Protects = append(gp.Protects, GraphEnd{Index: gi})
+				}
+			}
+			if all {
+				gp.Protects = append(gp.Protects, GraphEnd{Namespace: true, Index: ni})
+			}
+		}
+		pi := len(g.Policies)
+		g.Policies = append(g.Policies, gp)
+		if gp.Namespace >= 0 {
+			g.Namespaces[gp.Namespace].Policies = append(g.Namespaces[gp.Namespace].Policies, pi)
+		}
+	}
+}
