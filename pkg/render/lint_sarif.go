@@ -1,6 +1,7 @@
 package render
 
 import (
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -114,7 +115,7 @@ func sarifLevel(s analysis.Severity) string {
 
 // Sarif converts a lint report.
 func Sarif(r *analysis.LintReport, opts LintOptions) *SarifLog {
-	driver := SarifDriver{Name: "netwarden", Version: opts.Version, InformationURI: "https://github.com/netwarden/netwarden", Rules: []SarifRule{}}
+	driver := SarifDriver{Name: "netwarden", Version: opts.Version, Rules: []SarifRule{}}
 	index := map[string]int{}
 	for i, rule := range analysis.LintRules {
 		index[rule.ID] = i
@@ -156,8 +157,12 @@ func Sarif(r *analysis.LintReport, opts LintOptions) *SarifLog {
 	return &SarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []SarifRun{run}}
 }
 
-// sarifURI turns a path into a relative URI reference (forward slashes, no "./").
+// sarifURI turns a path into a URI: relative paths stay relative references (code
+// scanning resolves them against the repository root), absolute ones become file URIs.
 func sarifURI(p string) string {
+	if filepath.IsAbs(p) {
+		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()
+	}
 	p = filepath.ToSlash(filepath.Clean(p))
 	return strings.TrimPrefix(p, "./")
 }
