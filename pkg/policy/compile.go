@@ -304,8 +304,10 @@ func (c *compiler) adminRules(path string, rules []adminRule) ([]Rule, error) {
 				return nil, err
 			}
 			if peer.Kind == PeerNone && ar.action != Allow {
-				// Fail closed: an unreadable peer in a Deny or Pass rule means "everything".
+				// Fail closed: the API reads a Deny or Pass rule with an unreadable peer as
+				// "deny all"; a Pass would hand unknown traffic to weaker tiers.
 				r.AnyPeer = true
+				r.Action = Deny
 			}
 			r.Peers = append(r.Peers, peer)
 		}
@@ -384,7 +386,7 @@ func (c *compiler) adminPeer(path string, ap adminPeer, action Action) (Peer, er
 		return Peer{Kind: PeerDomains, Domains: ap.domains, Text: "domains " + strings.Join(ap.domains, ", ")}, nil
 	}
 	c.e.Warnings = append(c.e.Warnings, Warning{Policy: c.ref, Code: "unknown-peer",
-		Message: fmt.Sprintf("%s: %s has no peer field netwarden understands; read fail-closed (matches nothing in %s rules, everything in Deny/Pass rules)", c.ref, path, "Allow/Accept")})
+		Message: fmt.Sprintf("%s: %s has no peer field netwarden understands; read fail-closed (matches nothing in %s rules; a Deny or Pass rule denies everything)", c.ref, path, "Allow/Accept")})
 	return Peer{Kind: PeerNone, Text: "an unknown peer (fail-closed)"}, nil
 }
 

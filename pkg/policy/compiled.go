@@ -46,7 +46,7 @@ type Rule struct {
 	Name   string // admin kinds' rule name; "" otherwise
 	Action Action
 	// AnyPeer: the rule matches every source or destination (a NetworkPolicy rule with no
-	// from/to, or a fail-closed Deny/Pass rule with an unreadable peer).
+	// from/to, or a fail-closed Deny/Pass rule with an unreadable peer, compiled as Deny).
 	AnyPeer bool
 	Peers   []Peer
 	// AnyPort: the rule has no ports or protocols and matches every protocol, ICMP included.

@@ -168,8 +168,9 @@ type Endpoint struct {
 	IP  netip.Addr
 }
 
-// External is an endpoint for an address that belongs to no pod.
-func External(ip netip.Addr) Endpoint { return Endpoint{Pod: -1, IP: ip} }
+// External is an endpoint for an address that belongs to no pod. An IPv4-mapped IPv6
+// address is its IPv4 address, as on the wire.
+func External(ip netip.Addr) Endpoint { return Endpoint{Pod: -1, IP: ip.Unmap()} }
 
 // IsPod reports whether the endpoint is a pod.
 func (e Endpoint) IsPod() bool { return e.Pod >= 0 }
