@@ -42,39 +42,62 @@ func (c *Classes) Len() int { return len(c.Members) }
 
 // PodClasses computes the classes of e's pods.
 func PodClasses(e *policy.Engine, opts ClassOptions) *Classes {
+	c, _ := classify(e, opts)
+	return c
+}
+
+// podFeatures are the per-pod facts classes are made of, kept for the direction tables.
+type podFeatures struct {
+	// sigs[pod][slot] lists the address peers (as "i,j,") that the pod's first address
+	// (slot 0), first IPv4 (slot 1) and first IPv6 address (slot 2) fall in.
+	sigs [][3]string
+	// slot[pod] is the slot of the pod's first address: 0 none, 1 IPv4, 2 IPv6. A
+	// connection to the pod uses the source's address of that slot (PodPair).
+	slot []uint8
+	// named[pod] is the pod's named container ports, sorted, as a string.
+	named []string
+}
+
+func classify(e *policy.Engine, opts ClassOptions) (*Classes, *podFeatures) {
 	peers := addressPeers(e)
-	// The address peers each pod's first address, first IPv4 and first IPv6 address
-	// fall in, as "i,j,k," strings.
 	fams := [3]int{0, 4, 6}
-	sigs := make([][3]string, len(e.Pods))
+	f := &podFeatures{sigs: make([][3]string, len(e.Pods)), slot: make([]uint8, len(e.Pods)), named: make([]string, len(e.Pods))}
 	var b strings.Builder
 	var sig []int32
 	for i := range e.Pods {
-		for f, fam := range fams {
+		for s, fam := range fams {
 			sig = peers.matching(e.PodEndpoint(int32(i), fam).IP, sig[:0])
 			b.Reset()
-			for _, s := range sig {
-				b.WriteString(strconv.Itoa(int(s)))
+			for _, x := range sig {
+				b.WriteString(strconv.Itoa(int(x)))
 				b.WriteByte(',')
 			}
-			sigs[i][f] = b.String()
+			f.sigs[i][s] = b.String()
 		}
+		switch first := e.PodEndpoint(int32(i), 0).IP; {
+		case !first.IsValid():
+		case first.Is4():
+			f.slot[i] = 1
+		default:
+			f.slot[i] = 2
+		}
+		f.named[i] = namedPortsKey(e.Pods[i].NamedPorts)
 	}
 	// A destination's address family only picks which source address is used; two
 	// families are interchangeable when every pod's signature is the same for both, as in
 	// a single-stack cluster or one whose address peers match no pod.
-	famClass := [3]int{0, 1, 2}
-	for f := 1; f < 3; f++ {
-		for g := 0; g < f; g++ {
+	slotClass := [3]int{0, 1, 2}
+	for s := 1; s < 3; s++ {
+		for t := 0; t < s; t++ {
 			same := true
-			for i := range sigs {
-				if sigs[i][f] != sigs[i][g] {
+			for i := range f.sigs {
+				if f.sigs[i][s] != f.sigs[i][t] {
 					same = false
 					break
 				}
 			}
 			if same {
-				famClass[f] = famClass[g]
+				slotClass[s] = slotClass[t]
 				break
 			}
 		}
@@ -90,40 +113,14 @@ func PodClasses(e *policy.Engine, opts ClassOptions) *Classes {
 			b.WriteString("|h|")
 			b.WriteString(p.Pod.Spec.NodeName)
 		}
-		first := e.PodEndpoint(pod, 0).IP
-		fam := 0
-		switch {
-		case !first.IsValid():
-		case first.Is4():
-			fam = 1
-		default:
-			fam = 2
-		}
 		b.WriteString("|f")
-		b.WriteString(strconv.Itoa(famClass[fam]))
-		for _, s := range sigs[i] {
+		b.WriteString(strconv.Itoa(slotClass[f.slot[i]]))
+		for _, s := range f.sigs[i] {
 			b.WriteByte('|')
 			b.WriteString(s)
 		}
 		b.WriteString("|n")
-		named := slices.Clone(p.NamedPorts)
-		slices.SortFunc(named, func(x, y policy.NamedPort) int {
-			if c := strings.Compare(x.Name, y.Name); c != 0 {
-				return c
-			}
-			if x.Proto != y.Proto {
-				return int(x.Proto) - int(y.Proto)
-			}
-			return int(x.Num) - int(y.Num)
-		})
-		for _, np := range named {
-			b.WriteString(np.Name)
-			b.WriteByte('/')
-			b.WriteString(strconv.Itoa(int(np.Proto)))
-			b.WriteByte('/')
-			b.WriteString(strconv.Itoa(int(np.Num)))
-			b.WriteByte(',')
-		}
+		b.WriteString(f.named[i])
 		if opts.DeclaredPorts {
 			b.WriteString("|d")
 			declared := policy.DeclaredPorts(p.Pod)
@@ -143,7 +140,33 @@ func PodClasses(e *policy.Engine, opts ClassOptions) *Classes {
 		c.Of[i] = id
 		c.Members[id] = append(c.Members[id], pod)
 	}
-	return c
+	return c, f
+}
+
+func namedPortsKey(ports []policy.NamedPort) string {
+	if len(ports) == 0 {
+		return ""
+	}
+	named := slices.Clone(ports)
+	slices.SortFunc(named, func(x, y policy.NamedPort) int {
+		if c := strings.Compare(x.Name, y.Name); c != 0 {
+			return c
+		}
+		if x.Proto != y.Proto {
+			return int(x.Proto) - int(y.Proto)
+		}
+		return int(x.Num) - int(y.Num)
+	})
+	var b strings.Builder
+	for _, np := range named {
+		b.WriteString(np.Name)
+		b.WriteByte('/')
+		b.WriteString(strconv.Itoa(int(np.Proto)))
+		b.WriteByte('/')
+		b.WriteString(strconv.Itoa(int(np.Num)))
+		b.WriteByte(',')
+	}
+	return b.String()
 }
 
 // peerSet is the distinct address-based peers of every rule of every policy.

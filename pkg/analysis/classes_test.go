@@ -388,3 +388,54 @@ func TestClassesGroupReplicas(t *testing.T) {
 		t.Errorf("%d classes, want 4", cls.Len())
 	}
 }
+
+// Hand-made clusters for corners of the direction tables that random clusters rarely hit;
+// each must give the pod-by-pod matrix.
+func TestClassMatrixCorners(t *testing.T) {
+	pod := func(ns, name, app, ip string) *corev1.Pod {
+		p := &corev1.Pod{}
+		p.Namespace, p.Name = ns, name
+		p.Labels = map[string]string{"app": app}
+		p.Spec.Containers = []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 80}}}}
+		p.Status.PodIP = ip
+		p.Status.PodIPs = []corev1.PodIP{{IP: ip}}
+		return p
+	}
+	fromApp := func(ns, to, from string) *networkingv1.NetworkPolicy {
+		np := &networkingv1.NetworkPolicy{}
+		np.Namespace, np.Name = ns, "to-"+to
+		np.Spec.PodSelector = metav1.LabelSelector{MatchLabels: map[string]string{"app": to}}
+		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{
+			{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": from}}}}}}
+		return np
+	}
+	tests := []struct {
+		name    string
+		cluster func() *model.Cluster
+	}{
+		{"a peer without namespace selector means its own policy's namespace", func() *model.Cluster {
+			return &model.Cluster{
+				Pods: []*corev1.Pod{pod("alpha", "web", "web", "10.0.0.1"), pod("alpha", "db", "db", "10.0.0.2"),
+					pod("beta", "web", "web", "10.0.1.1"), pod("beta", "db", "db", "10.0.1.2"), pod("beta", "other", "other", "10.0.1.3")},
+				NetworkPolicies: []*networkingv1.NetworkPolicy{fromApp("alpha", "db", "web"), fromApp("beta", "db", "web")},
+			}
+		}},
+		{"pods alike as peers but selected by different policies", func() *model.Cluster {
+			return &model.Cluster{
+				Pods: []*corev1.Pod{pod("alpha", "a", "a", "10.0.0.1"), pod("alpha", "b", "b", "10.0.0.2"), pod("alpha", "c", "c", "10.0.0.3")},
+				NetworkPolicies: []*networkingv1.NetworkPolicy{fromApp("alpha", "a", "c")},
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.cluster()
+			c.Normalize()
+			e := compile(t, c)
+			want := analysis.ComputeMatrixPodByPod(e, analysis.MatrixOptions{})
+			if got := analysis.ComputeMatrix(e, analysis.MatrixOptions{}); !reflect.DeepEqual(got, want) {
+				t.Fatalf("class matrix differs from pod by pod:\n got %+v\nwant %+v", got.Results, want.Results)
+			}
+		})
+	}
+}

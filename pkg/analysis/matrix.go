@@ -3,10 +3,7 @@
 package analysis
 
 import (
-	"runtime"
 	"sort"
-	"sync"
-	"sync/atomic"
 
 	"github.com/netwarden/netwarden/pkg/policy"
 )
@@ -43,8 +40,8 @@ type MatrixOptions struct {
 	Ports []policy.Port
 	// Workers bounds the goroutines deciding class pairs; 0 means GOMAXPROCS.
 	Workers int
-	// Progress, when set, is called from time to time with the number of class pairs
-	// decided so far and the total (for a progress indicator).
+	// Progress, when set, is called from time to time with the work done so far and the
+	// total, in decisions (for a progress indicator).
 	Progress func(done, total int64)
 }
 
@@ -152,8 +149,9 @@ const (
 	cellSelf = cellAllowed | cellEgress | cellIngress
 )
 
-// ClassMatrix is the matrix decided per pair of pod classes. It answers for any pod pair
-// in constant time and expands to a Matrix, or streams one, in pod order.
+// ClassMatrix is the matrix decided per pair of pod classes, itself decided per direction
+// (see directionTables). It answers for any pod pair in constant time and expands to a
+// Matrix, or streams one, in pod order, without a table of pod or class pairs.
 type ClassMatrix struct {
 	Engine  *policy.Engine
 	Classes *Classes
@@ -164,16 +162,13 @@ type ClassMatrix struct {
 	// dstPorts[c] are the ports (indices into Ports) members of class c are probed on,
 	// in probe order.
 	dstPorts [][]int32
-	// cells[src*stride+colOff[dst]+k] is the verdict for port dstPorts[dst][k].
-	colOff []int
-	stride int
-	cells  []uint8
+	tables   *directionTables
 }
 
-// ComputeClassMatrix decides every pair of pod classes on the ports each destination class
-// is probed on, in parallel.
+// ComputeClassMatrix decides the egress and ingress tables behind every pair of pod
+// classes on the ports each destination class is probed on, in parallel.
 func ComputeClassMatrix(e *policy.Engine, opts MatrixOptions) *ClassMatrix {
-	cls := PodClasses(e, ClassOptions{DeclaredPorts: len(opts.Ports) == 0})
+	cls, features := classify(e, ClassOptions{DeclaredPorts: len(opts.Ports) == 0})
 	perDst, all := probePlan(e, opts)
 	m := &ClassMatrix{Engine: e, Classes: cls, Ports: all}
 	portIndex := make(map[policy.Port]int32, len(all))
@@ -181,80 +176,14 @@ func ComputeClassMatrix(e *policy.Engine, opts MatrixOptions) *ClassMatrix {
 		portIndex[pt] = int32(i)
 		m.portNames = append(m.portNames, pt.String())
 	}
-	n := cls.Len()
-	m.dstPorts = make([][]int32, n)
-	m.colOff = make([]int, n)
+	m.dstPorts = make([][]int32, cls.Len())
 	for c, members := range cls.Members {
 		for _, pt := range perDst[members[0]] {
 			m.dstPorts[c] = append(m.dstPorts[c], portIndex[pt])
 		}
-		m.colOff[c] = m.stride
-		m.stride += len(m.dstPorts[c])
 	}
-	m.cells = make([]uint8, n*m.stride)
-
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	workers = max(1, min(workers, n))
-	var next, done atomic.Int64
-	total := int64(n) * int64(n)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				src := int(next.Add(1) - 1)
-				if src >= n {
-					return
-				}
-				m.decideRow(src)
-				d := done.Add(int64(n))
-				if opts.Progress != nil {
-					opts.Progress(d, total)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	m.tables = buildDirectionTables(e, cls, features, all, m.dstPorts, opts.Workers, opts.Progress)
 	return m
-}
-
-// decideRow fills the cells of one source class, using the first member of each class
-// (and the second one for the class's own pairs: a pod to itself is always allowed, so a
-// class of one pod has no pair with itself to decide).
-func (m *ClassMatrix) decideRow(src int) {
-	e := m.Engine
-	members := m.Classes.Members
-	a := members[src][0]
-	row := m.cells[src*m.stride : (src+1)*m.stride]
-	for dst := range members {
-		b := members[dst][0]
-		if dst == src {
-			if len(members[dst]) < 2 {
-				continue
-			}
-			b = members[dst][1]
-		}
-		s, d := e.PodPair(a, b)
-		cells := row[m.colOff[dst]:]
-		for k, pi := range m.dstPorts[dst] {
-			v := e.Decide(s, d, m.Ports[pi])
-			var c uint8
-			if v.Allowed {
-				c |= cellAllowed
-			}
-			if v.Egress.Allowed {
-				c |= cellEgress
-			}
-			if v.Ingress.Allowed {
-				c |= cellIngress
-			}
-			cells[k] = c
-		}
-	}
 }
 
 // cell returns the verdict bits for pods a and b on the k-th port b is probed on.
@@ -262,8 +191,18 @@ func (m *ClassMatrix) cell(a, b int32, k int) uint8 {
 	if a == b {
 		return cellSelf
 	}
-	ca, cb := m.Classes.Of[a], m.Classes.Of[b]
-	return m.cells[int(ca)*m.stride+m.colOff[cb]+k]
+	eg, in := m.tables.verdict(m.Classes.Of[a], m.Classes.Of[b], k)
+	var c uint8
+	if eg {
+		c |= cellEgress
+	}
+	if in {
+		c |= cellIngress
+	}
+	if eg && in {
+		c |= cellAllowed
+	}
+	return c
 }
 
 // ProbedPorts returns the ports pod b is probed on, in probe order.

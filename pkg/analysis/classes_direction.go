@@ -1,0 +1,287 @@
+package analysis
+
+import (
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/netwarden/netwarden/pkg/policy"
+)
+
+// directionTables decide the two halves of every class pair separately. A connection is
+// allowed when egress at the source and ingress at the destination both allow it, and each
+// half depends on far less than the two classes:
+//
+//   - egress depends on the policies selecting the source for egress (its "egress
+//     subject") and on how the destination looks as a peer: which pod peers select its
+//     identity, which address peers its address falls in, its node if hostNetwork, and its
+//     named ports;
+//   - ingress depends on the policies selecting the destination for ingress and its named
+//     ports, and on how the source looks as a peer, with the source address of the
+//     destination's family.
+//
+// Pods of one namespace and tier usually look alike as peers, and pods of a namespace
+// without per-workload policies share their subjects, so the tables are much smaller than
+// classes squared, and a class pair is answered by two lookups.
+type directionTables struct {
+	// Per class: its egress subject, its look as a destination peer, its ingress subject,
+	// its look as a source peer for each address slot, and the slot a connection to it
+	// uses.
+	egOf, dpOf, inOf []int32
+	spOf             [][3]int32
+	slotOf           []uint8
+
+	// egress verdicts: eg[egOf*egStride + dpOff[dpOf] + k], k over the destination's ports.
+	egStride int
+	dpOff    []int
+	eg       []bool
+	// ingress verdicts: in[inOff[inOf] + spOf*inPorts[inOf] + k].
+	inOff   []int
+	inPorts []int
+	in      []bool
+}
+
+// keyIndex numbers distinct keys in order of first appearance and remembers the class
+// that first had each.
+type keyIndex struct {
+	ids  map[string]int32
+	reps []int32
+}
+
+func newKeyIndex() *keyIndex { return &keyIndex{ids: map[string]int32{}} }
+
+func (k *keyIndex) id(key string, class int32) int32 {
+	id, ok := k.ids[key]
+	if !ok {
+		id = int32(len(k.reps))
+		k.ids[key] = id
+		k.reps = append(k.reps, class)
+	}
+	return id
+}
+
+// podPeerSigs returns, per identity, the distinct pod peers of all rules that select it,
+// as a "i,j," string. Peers are told apart by their selectors (a peer without a namespace
+// selector by its policy's namespace), so repeated peers such as "tier=frontend in this
+// namespace" are counted once.
+func podPeerSigs(e *policy.Engine) []string {
+	var distinct []*policy.Peer
+	seen := map[string]bool{}
+	var b strings.Builder
+	for _, pol := range e.Policies {
+		for _, rules := range [2][]policy.Rule{pol.Ingress, pol.Egress} {
+			for ri := range rules {
+				for pi := range rules[ri].Peers {
+					p := &rules[ri].Peers[pi]
+					if p.Kind != policy.PeerPods {
+						continue
+					}
+					b.Reset()
+					if p.NamespaceSelector == nil {
+						b.WriteString("own:")
+						b.WriteString(pol.Ref.Namespace)
+					} else {
+						b.WriteString("sel:")
+						b.WriteString(p.NamespaceSelector.String())
+					}
+					b.WriteString("|")
+					if p.PodSelector != nil {
+						b.WriteString(p.PodSelector.String())
+					}
+					if k := b.String(); !seen[k] {
+						seen[k] = true
+						distinct = append(distinct, p)
+					}
+				}
+			}
+		}
+	}
+	sigs := make([]strings.Builder, e.IdentityCount())
+	for j, p := range distinct {
+		for id := range sigs {
+			if p.MatchesIdentity(int32(id)) {
+				sigs[id].WriteString(strconv.Itoa(j))
+				sigs[id].WriteByte(',')
+			}
+		}
+	}
+	out := make([]string, len(sigs))
+	for i := range sigs {
+		out[i] = sigs[i].String()
+	}
+	return out
+}
+
+func selectingKey(b *strings.Builder, e *policy.Engine, pod int32, d policy.Direction) {
+	for _, t := range [...]policy.Tier{policy.TierAdmin, policy.TierNetworkPolicy, policy.TierBaseline} {
+		b.WriteByte('|')
+		for _, pi := range e.Selecting(pod, d, t) {
+			b.WriteString(strconv.Itoa(int(pi)))
+			b.WriteByte(',')
+		}
+	}
+}
+
+var slotFamily = [3]int{0, 4, 6}
+
+// buildDirectionTables decides the tables for the classes, each class c probed on
+// dstPorts[c] (indices into ports).
+func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports []policy.Port, dstPorts [][]int32, workers int, progress func(done, total int64)) *directionTables {
+	n := cls.Len()
+	t := &directionTables{egOf: make([]int32, n), dpOf: make([]int32, n), inOf: make([]int32, n),
+		spOf: make([][3]int32, n), slotOf: make([]uint8, n)}
+	peerSigs := podPeerSigs(e)
+	eg, dp, in, sp := newKeyIndex(), newKeyIndex(), newKeyIndex(), newKeyIndex()
+	spSlot := []uint8{}
+	var b strings.Builder
+	portsKey := func(c int) string {
+		var pb strings.Builder
+		for _, pi := range dstPorts[c] {
+			pb.WriteString(strconv.Itoa(int(pi)))
+			pb.WriteByte(',')
+		}
+		return pb.String()
+	}
+	// asPeer writes how pod looks to a rule's peers, given the address signature used.
+	asPeer := func(pod int32, sig string) {
+		p := &e.Pods[pod]
+		if p.HostNetwork {
+			b.WriteString("h:")
+			b.WriteString(p.Pod.Spec.NodeName)
+		} else {
+			b.WriteString(peerSigs[p.Ident])
+		}
+		b.WriteString("|a:")
+		b.WriteString(sig)
+	}
+	for c := range n {
+		rep := cls.Members[c][0]
+		class := int32(c)
+		pk := portsKey(c)
+		t.slotOf[c] = f.slot[rep]
+
+		b.Reset()
+		if e.Pods[rep].Ident < 0 {
+			b.WriteString("h")
+		} else {
+			selectingKey(&b, e, rep, policy.Egress)
+		}
+		t.egOf[c] = eg.id(b.String(), class)
+
+		b.Reset()
+		asPeer(rep, f.sigs[rep][0])
+		b.WriteString("|n:")
+		b.WriteString(f.named[rep])
+		b.WriteString("|p:")
+		b.WriteString(pk)
+		t.dpOf[c] = dp.id(b.String(), class)
+
+		b.Reset()
+		if e.Pods[rep].Ident < 0 {
+			b.WriteString("h")
+		} else {
+			selectingKey(&b, e, rep, policy.Ingress)
+		}
+		b.WriteString("|n:")
+		b.WriteString(f.named[rep])
+		b.WriteString("|p:")
+		b.WriteString(pk)
+		t.inOf[c] = in.id(b.String(), class)
+
+		for s := range 3 {
+			b.Reset()
+			asPeer(rep, f.sigs[rep][s])
+			before := len(sp.reps)
+			t.spOf[c][s] = sp.id(b.String(), class)
+			if len(sp.reps) > before {
+				spSlot = append(spSlot, uint8(s))
+			}
+		}
+	}
+
+	t.dpOff = make([]int, len(dp.reps))
+	for i, c := range dp.reps {
+		t.dpOff[i] = t.egStride
+		t.egStride += len(dstPorts[c])
+	}
+	t.eg = make([]bool, len(eg.reps)*t.egStride)
+	t.inOff = make([]int, len(in.reps))
+	t.inPorts = make([]int, len(in.reps))
+	size := 0
+	for i, c := range in.reps {
+		t.inOff[i] = size
+		t.inPorts[i] = len(dstPorts[c])
+		size += len(sp.reps) * t.inPorts[i]
+	}
+	t.in = make([]bool, size)
+
+	// Rows of both tables are the units of work, shared by the workers.
+	rows := len(eg.reps) + len(in.reps)
+	var next, done atomic.Int64
+	cost := func(row int) int64 {
+		if row < len(eg.reps) {
+			return int64(t.egStride)
+		}
+		return int64(len(sp.reps) * t.inPorts[row-len(eg.reps)])
+	}
+	var total int64
+	for r := range rows {
+		total += cost(r)
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = max(1, min(workers, rows))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				r := int(next.Add(1) - 1)
+				if r >= rows {
+					return
+				}
+				if r < len(eg.reps) {
+					subj := policy.Endpoint{Pod: cls.Members[eg.reps[r]][0]}
+					row := t.eg[r*t.egStride : (r+1)*t.egStride]
+					for d, dc := range dp.reps {
+						peer := e.PodEndpoint(cls.Members[dc][0], 0)
+						for k, pi := range dstPorts[dc] {
+							row[t.dpOff[d]+k] = e.DecideDirection(policy.Egress, subj, peer, ports[pi]).Allowed
+						}
+					}
+				} else {
+					i := r - len(eg.reps)
+					ic := in.reps[i]
+					subj := policy.Endpoint{Pod: cls.Members[ic][0]}
+					np := t.inPorts[i]
+					row := t.in[t.inOff[i] : t.inOff[i]+len(sp.reps)*np]
+					for s, sc := range sp.reps {
+						peer := e.PodEndpoint(cls.Members[sc][0], slotFamily[spSlot[s]])
+						for k, pi := range dstPorts[ic] {
+							row[s*np+k] = e.DecideDirection(policy.Ingress, subj, peer, ports[pi]).Allowed
+						}
+					}
+				}
+				d := done.Add(cost(r))
+				if progress != nil {
+					progress(d, total)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return t
+}
+
+// verdict returns the egress and ingress decisions between two distinct pods of classes
+// ca and cb, on the k-th port cb is probed on.
+func (t *directionTables) verdict(ca, cb int32, k int) (egress, ingress bool) {
+	egress = t.eg[int(t.egOf[ca])*t.egStride+t.dpOff[t.dpOf[cb]]+k]
+	i := t.inOf[cb]
+	ingress = t.in[t.inOff[i]+int(t.spOf[ca][t.slotOf[cb]])*t.inPorts[i]+k]
+	return egress, ingress
+}
