@@ -422,7 +422,7 @@ func TestClassMatrixCorners(t *testing.T) {
 		}},
 		{"pods alike as peers but selected by different policies", func() *model.Cluster {
 			return &model.Cluster{
-				Pods: []*corev1.Pod{pod("alpha", "a", "a", "10.0.0.1"), pod("alpha", "b", "b", "10.0.0.2"), pod("alpha", "c", "c", "10.0.0.3")},
+				Pods:            []*corev1.Pod{pod("alpha", "a", "a", "10.0.0.1"), pod("alpha", "b", "b", "10.0.0.2"), pod("alpha", "c", "c", "10.0.0.3")},
 				NetworkPolicies: []*networkingv1.NetworkPolicy{fromApp("alpha", "a", "c")},
 			}
 		}},
