@@ -1,0 +1,269 @@
+package dataplane
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+
+	"github.com/netwarden/netwarden/pkg/policy"
+)
+
+// Names of the verdict maps that dispatch packets to per-pod chains, by direction and
+// family. Policy-derived names always contain an underscore, so they cannot collide.
+func dispatchMap(d policy.Direction, fam Family) string {
+	if d == policy.Ingress {
+		return fmt.Sprintf("ingress%d", fam)
+	}
+	return fmt.Sprintf("egress%d", fam)
+}
+
+// selfSet holds (address . address) of every local pod, so a pod reaching itself (a
+// hairpin through a Service) is always allowed.
+func selfSet(fam Family) string { return fmt.Sprintf("self%d", fam) }
+
+var families = [...]Family{IPv4, IPv6}
+
+// Compile builds the program for one node: ingress and egress enforcement for the local
+// pods (indices into e.Pods; hostNetwork pods and pods without addresses are not
+// enforced), with peer sets covering pods on every node.
+//
+// For every local pod, direction, peer address and port, the program's verdict for that
+// direction equals e.DecideDirection: that is the specification, and the tests hold the
+// compiler to it.
+func Compile(e *policy.Engine, local []int32, opts Options) (*Program, error) {
+	if opts.TableName == "" {
+		opts.TableName = DefaultTableName
+	}
+	if !validName(opts.TableName) {
+		return nil, fmt.Errorf("table name %q: use letters, digits, '_' and '-' (at most %d characters), starting with a letter", opts.TableName, maxName)
+	}
+	c := newCompiler(e)
+	p := &Program{Table: opts.TableName, opts: opts}
+
+	subjects := append([]int32(nil), local...)
+	sort.Slice(subjects, func(i, j int) bool { return subjects[i] < subjects[j] })
+	var dispatch [2][]Element // by direction, both families; split below
+	var self []Element
+	for i, pod := range subjects {
+		if pod < 0 || int(pod) >= len(e.Pods) {
+			return nil, fmt.Errorf("local pod index %d out of range (the engine has %d pods)", pod, len(e.Pods))
+		}
+		if i > 0 && pod == subjects[i-1] {
+			continue
+		}
+		info := &e.Pods[pod]
+		if info.HostNetwork {
+			continue // no pod selector selects it: nothing to enforce
+		}
+		if len(info.IPs) == 0 {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("pod %s has no IP address yet; its policies are not enforced until it has one", info.Key))
+			continue
+		}
+		for _, ip := range info.IPs {
+			self = append(self, Element{Addr: ip, Dst: ip})
+		}
+		for _, d := range [...]policy.Direction{policy.Egress, policy.Ingress} {
+			chain := c.subjectChain(pod, d)
+			if chain == "" {
+				continue
+			}
+			for _, ip := range info.IPs {
+				dispatch[d] = append(dispatch[d], Element{Addr: ip, Verdict: Verdict{Kind: Jump, Target: chain}})
+			}
+		}
+	}
+
+	for _, fam := range families {
+		for _, d := range [...]policy.Direction{policy.Egress, policy.Ingress} {
+			c.addSet(&Set{Name: dispatchMap(d, fam), Key: addrKey(fam), Map: true, Elements: ofFamily(dispatch[d], fam)})
+		}
+		c.addSet(&Set{Name: selfSet(fam), Key: pairKey(fam), Elements: ofFamily(self, fam)})
+	}
+
+	p.Chains = c.baseChains()
+	names := make([]string, 0, len(c.chains))
+	for n := range c.chains {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p.Chains = append(p.Chains, c.chains[n])
+	}
+	for _, s := range c.sets {
+		s.Elements = sortElements(s.Elements)
+		p.Sets = append(p.Sets, s)
+	}
+	sort.Slice(p.Sets, func(i, j int) bool { return p.Sets[i].Name < p.Sets[j].Name })
+	return p, nil
+}
+
+func ofFamily(es []Element, fam Family) []Element {
+	var out []Element
+	for _, e := range es {
+		if familyOf(e.Addr) == fam {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func addrKey(fam Family) KeyType {
+	if fam == IPv6 {
+		return KeyAddr6
+	}
+	return KeyAddr4
+}
+
+func tupleKey(fam Family) KeyType {
+	if fam == IPv6 {
+		return KeyTuple6
+	}
+	return KeyTuple4
+}
+
+func pairKey(fam Family) KeyType {
+	if fam == IPv6 {
+		return KeyPair6
+	}
+	return KeyPair4
+}
+
+// baseChains hook the dispatch into the packet path. Conntrack comes first, so only the
+// first packet of a connection meets the policy. A forwarded packet is checked for
+// egress at its source pod, then ingress at its destination pod; a packet to the node
+// itself (input) only for egress, one from the node (output) only for ingress. Invalid
+// packets are dropped on the forward path only: the node's own traffic is not ours.
+func (c *compiler) baseChains() []*Chain {
+	established := rule().ctState(ctEstablished | ctRelated).accept()
+	dispatch := func(d policy.Direction) []Rule {
+		f := Saddr
+		if d == policy.Ingress {
+			f = Daddr
+		}
+		var out []Rule
+		for _, fam := range families {
+			out = append(out, rule().vmap(f, fam, dispatchMap(d, fam)))
+		}
+		return out
+	}
+	var self []Rule
+	for _, fam := range families {
+		self = append(self, rule().pair(fam, selfSet(fam)).accept())
+	}
+	forward := &Chain{Name: "forward", Hook: HookForward, Rules: []Rule{
+		established,
+		rule().ctState(ctInvalid).drop(),
+	}}
+	forward.Rules = append(forward.Rules, self...)
+	forward.Rules = append(forward.Rules, dispatch(policy.Egress)...)
+	forward.Rules = append(forward.Rules, dispatch(policy.Ingress)...)
+	input := &Chain{Name: "input", Hook: HookInput, Rules: append([]Rule{established}, dispatch(policy.Egress)...)}
+	output := &Chain{Name: "output", Hook: HookOutput, Rules: append([]Rule{established}, dispatch(policy.Ingress)...)}
+	return []*Chain{forward, input, output}
+}
+
+// subjectChain returns the chain deciding direction d for pod, or "" when no policy of
+// any tier selects it (the default allows).
+func (c *compiler) subjectChain(pod int32, d policy.Direction) string {
+	e := c.e
+	admin := e.Selecting(pod, d, policy.TierAdmin)
+	nps := e.Selecting(pod, d, policy.TierNetworkPolicy)
+	base := e.Selecting(pod, d, policy.TierBaseline)
+	if len(admin)+len(nps)+len(base) == 0 {
+		return ""
+	}
+	s := subject{pod: pod, dir: d, fams: podFamilies(e.Pods[pod].IPs)}
+
+	// The NetworkPolicy tier when the pod is isolated, else the baseline tier; what an
+	// admin Pass continues with.
+	var rest []Rule
+	if len(nps) > 0 {
+		for _, pi := range nps {
+			rest = append(rest, c.policyRules(s, pi, func(policy.Action) Verdict { return Verdict{Kind: Return} })...)
+		}
+		why := "isolated by " + e.Policies[nps[0]].Ref.String()
+		if len(nps) > 1 {
+			why += fmt.Sprintf(" and %d more", len(nps)-1)
+		}
+		rest = append(rest, rule().drop().note(why))
+	} else {
+		for _, pi := range base {
+			rest = append(rest, c.policyRules(s, pi, func(a policy.Action) Verdict {
+				if a == policy.Deny {
+					return Verdict{Kind: Drop}
+				}
+				return Verdict{Kind: Return} // Allow, and Pass to the default (allow)
+			})...)
+		}
+	}
+	rest = reachable(rest)
+
+	// The admin tier: Allow ends this direction's check, Deny drops, Pass skips to rest.
+	const passMark = "\x00pass"
+	var entry []Rule
+	for _, pi := range admin {
+		entry = append(entry, c.policyRules(s, pi, func(a policy.Action) Verdict {
+			switch a {
+			case policy.Deny:
+				return Verdict{Kind: Drop}
+			case policy.Pass:
+				return Verdict{Kind: Goto, Target: passMark}
+			}
+			return Verdict{Kind: Return}
+		})...)
+	}
+	passes := false
+	for _, r := range entry {
+		passes = passes || r.verdict.Target == passMark
+	}
+	if passes && len(rest) > 0 {
+		restChain := c.chain(d, rest)
+		for i := range entry {
+			if entry[i].verdict.Target == passMark {
+				entry[i].verdict.Target = restChain
+			}
+		}
+		entry = append(entry, rule().goTo(restChain))
+	} else {
+		for i := range entry {
+			if entry[i].verdict.Target == passMark {
+				entry[i].verdict = Verdict{Kind: Return}
+			}
+		}
+		entry = append(entry, rest...)
+	}
+	entry = reachable(entry)
+	if len(entry) == 0 {
+		return ""
+	}
+	return c.chain(d, entry)
+}
+
+// reachable drops rules that can never decide: those after an unconditional verdict,
+// and returns at the end of the chain (falling off the end returns too).
+func reachable(rules []Rule) []Rule {
+	for i, r := range rules {
+		if r.Unconditional() && r.verdict.Kind != Jump {
+			rules = rules[:i+1]
+			break
+		}
+	}
+	for len(rules) > 0 && rules[len(rules)-1].verdict.Kind == Return {
+		rules = rules[:len(rules)-1]
+	}
+	return rules
+}
+
+func podFamilies(ips []netip.Addr) []Family {
+	var has [7]bool
+	for _, ip := range ips {
+		has[familyOf(ip)] = true
+	}
+	var out []Family
+	for _, f := range families {
+		if has[f] {
+			out = append(out, f)
+		}
+	}
+	return out
+}

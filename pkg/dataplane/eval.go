@@ -1,0 +1,188 @@
+package dataplane
+
+import (
+	"net/netip"
+
+	"github.com/netwarden/netwarden/pkg/policy"
+)
+
+// Evaluating a program in Go serves two ends: tests hold every compiled program to the
+// engine's decisions without a kernel, and after a policy change the agent finds which
+// tracked connections the new program would refuse (see Conn.Apply).
+
+// Allows reports whether the program accepts the first packet of a new connection from
+// src to dst on port, as the forward chain decides it (a connection between local pods
+// must pass egress at the source and ingress at the destination).
+func (p *Program) Allows(src, dst netip.Addr, port policy.Port) bool {
+	ev := p.index()
+	v := ev.chain(p.Chain("forward"), packet{src.Unmap(), dst.Unmap(), port}, 0)
+	return v != Drop
+}
+
+// allowsDirection reports what the program decides for one direction only: egress of the
+// local pod at subject towards peer, or ingress of the one at subject from peer.
+func (p *Program) allowsDirection(d policy.Direction, subject, peer netip.Addr, port policy.Port) bool {
+	ev := p.index()
+	pkt := packet{subject, peer, port}
+	if d == policy.Ingress {
+		pkt = packet{peer, subject, port}
+	}
+	m := ev.sets[dispatchMap(d, familyOf(subject))]
+	if m == nil {
+		return true
+	}
+	el, ok := m.exact[Element{Addr: subject}]
+	if !ok {
+		return true
+	}
+	return ev.verdict(el.Verdict, pkt, 0) != Drop
+}
+
+type packet struct {
+	src, dst netip.Addr
+	port     policy.Port
+}
+
+func (k packet) addr(f Field) netip.Addr {
+	if f == Daddr {
+		return k.dst
+	}
+	return k.src
+}
+
+// evaluator indexes a program's sets for lookups.
+type evaluator struct {
+	p    *Program
+	sets map[string]*setIndex
+}
+
+type setIndex struct {
+	s     *Set
+	exact map[Element]Element // key fields only -> the element (with its verdict)
+}
+
+// index returns the program's evaluator, built on first use: a Program must not be
+// changed once it has been evaluated.
+func (p *Program) index() *evaluator {
+	p.evalOnce.Do(func() { p.eval = p.newEvaluator() })
+	return p.eval
+}
+
+func (p *Program) newEvaluator() *evaluator {
+	ev := &evaluator{p: p, sets: map[string]*setIndex{}}
+	for _, s := range p.Sets {
+		ix := &setIndex{s: s, exact: map[Element]Element{}}
+		if !s.Interval {
+			for _, e := range s.Elements {
+				k := e
+				k.Verdict = Verdict{}
+				ix.exact[k] = e
+			}
+		}
+		ev.sets[s.Name] = ix
+	}
+	return ev
+}
+
+func (ix *setIndex) has(k Element) bool {
+	if ix == nil {
+		return false
+	}
+	if !ix.s.Interval {
+		_, ok := ix.exact[k]
+		return ok
+	}
+	for _, e := range ix.s.Elements {
+		if e.Addr.Compare(k.Addr) <= 0 && k.Addr.Compare(e.Last) <= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// maxDepth bounds jumps, as the kernel does (it refuses loops when loading).
+const maxDepth = 16
+
+// chain runs a chain: Accept or Drop when a rule decided, Return when the chain returned
+// or ran out of rules (a base chain's policy, accept, applies then).
+func (ev *evaluator) chain(c *Chain, k packet, depth int) VerdictKind {
+	if c == nil || depth > maxDepth {
+		return Return
+	}
+	for _, r := range c.Rules {
+		if !ev.matches(r, k) {
+			continue
+		}
+		if r.verdict.Kind == VMap {
+			ix := ev.sets[r.verdict.Target]
+			if ix == nil || familyOf(k.src) != r.verdict.Family {
+				continue
+			}
+			el, ok := ix.exact[Element{Addr: k.addr(r.verdict.Field)}]
+			if !ok {
+				continue
+			}
+			v := ev.verdict(el.Verdict, k, depth)
+			if v == Continue {
+				continue
+			}
+			return v
+		}
+		if v := ev.verdict(r.verdict, k, depth); v != Continue {
+			return v
+		}
+	}
+	return Return
+}
+
+// verdict applies a verdict: Continue means go on with the next rule (after a jump that
+// returned).
+func (ev *evaluator) verdict(v Verdict, k packet, depth int) VerdictKind {
+	switch v.Kind {
+	case Accept, Drop, Return:
+		return v.Kind
+	case Jump:
+		if r := ev.chain(ev.p.Chain(v.Target), k, depth+1); r != Return {
+			return r
+		}
+		return Continue
+	case Goto:
+		return ev.chain(ev.p.Chain(v.Target), k, depth+1)
+	}
+	return Continue
+}
+
+func (ev *evaluator) matches(r Rule, k packet) bool {
+	fam := familyOf(k.src)
+	for _, m := range r.matches {
+		switch m := m.(type) {
+		case ctStateMatch:
+			if m.bits&ctNew == 0 {
+				return false
+			}
+		case addrMatch:
+			if m.fam != fam || !ev.sets[m.set].has(Element{Addr: k.addr(m.f)}) {
+				return false
+			}
+		case portMatch:
+			if k.port.Proto != m.proto {
+				return false
+			}
+			if !m.allPorts() && !(k.port.HasPort() && m.lo <= k.port.Num && k.port.Num <= m.hi) {
+				return false
+			}
+		case tupleMatch:
+			if m.fam != fam || !k.port.HasPort() ||
+				!ev.sets[m.set].has(Element{Addr: k.addr(m.f), Proto: k.port.Proto, Port: k.port.Num}) {
+				return false
+			}
+		case pairMatch:
+			if m.fam != fam || !ev.sets[m.set].has(Element{Addr: k.src, Dst: k.dst}) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,268 @@
+// Package dataplane enforces the policy core's decisions in the kernel: Compile turns an
+// engine into one nftables table per node (a Program), and a Conn applies it over netlink
+// as one atomic transaction, or updates only the set elements that changed.
+//
+// The table has a filter chain on the forward hook (and input/output chains for pods
+// talking to their own node). Each starts with conntrack (established and related
+// connections never see the policy), then dispatches by pod address through verdict maps
+// to one chain per (local pod, direction), shared by pods whose chains would be the same.
+// Those chains hold the tiers in order (admin, NetworkPolicy, baseline, default allow);
+// a rule that allows returns to the dispatcher, which checks the other direction next.
+// Peers live in sets, so pods coming and going change elements, never chains.
+package dataplane
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go4.org/netipx"
+
+	"github.com/netwarden/netwarden/pkg/policy"
+)
+
+// Options tune Compile.
+type Options struct {
+	// TableName is the inet table netwarden owns; "netwarden" when empty.
+	TableName string
+	// KeepEstablished keeps connections that were allowed when they started even after a
+	// policy change denies them. Without it, Conn.Apply and Conn.Update delete the
+	// conntrack entries of connections the new program denies.
+	KeepEstablished bool
+}
+
+// DefaultTableName is the table used when Options.TableName is empty.
+const DefaultTableName = "netwarden"
+
+// Program is the compiled table for one node. Chains are its structure; Sets hold the
+// addresses and ports that change as pods come and go.
+type Program struct {
+	Table  string
+	Sets   []*Set   // sorted by name
+	Chains []*Chain // base chains first, then the rest by name
+	// Warnings are facts about the input the program cannot enforce (a local pod with
+	// no address, for one).
+	Warnings []string
+
+	opts     Options
+	evalOnce sync.Once
+	eval     *evaluator
+}
+
+// Options returns the options the program was compiled with.
+func (p *Program) Options() Options { return p.opts }
+
+// Set returns the set or map with the given name, or nil.
+func (p *Program) Set(name string) *Set {
+	i := sort.Search(len(p.Sets), func(i int) bool { return p.Sets[i].Name >= name })
+	if i < len(p.Sets) && p.Sets[i].Name == name {
+		return p.Sets[i]
+	}
+	return nil
+}
+
+// Chain returns the chain with the given name, or nil.
+func (p *Program) Chain(name string) *Chain {
+	for _, c := range p.Chains {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// KeyType is what a set's elements are.
+type KeyType uint8
+
+const (
+	KeyAddr4  KeyType = iota + 1 // ipv4_addr
+	KeyAddr6                     // ipv6_addr
+	KeyTuple4                    // ipv4_addr . inet_proto . inet_service
+	KeyTuple6                    // ipv6_addr . inet_proto . inet_service
+	KeyPair4                     // ipv4_addr . ipv4_addr
+	KeyPair6                     // ipv6_addr . ipv6_addr
+)
+
+func (k KeyType) String() string {
+	switch k {
+	case KeyAddr4:
+		return "ipv4_addr"
+	case KeyAddr6:
+		return "ipv6_addr"
+	case KeyTuple4:
+		return "ipv4_addr . inet_proto . inet_service"
+	case KeyTuple6:
+		return "ipv6_addr . inet_proto . inet_service"
+	case KeyPair4:
+		return "ipv4_addr . ipv4_addr"
+	case KeyPair6:
+		return "ipv6_addr . ipv6_addr"
+	}
+	return "invalid"
+}
+
+// Family is the IP version of the key's address.
+func (k KeyType) Family() Family {
+	if k == KeyAddr6 || k == KeyTuple6 || k == KeyPair6 {
+		return IPv6
+	}
+	return IPv4
+}
+
+// Set is a named set, or a verdict map when Map is set.
+type Set struct {
+	Name string
+	Key  KeyType
+	// Interval sets hold address ranges (Element.Addr to Element.Last).
+	Interval bool
+	// Map makes the set a verdict map: each element carries a Verdict.
+	Map      bool
+	Elements []Element // sorted, without duplicates
+}
+
+// Element is one member of a set. Which fields are used depends on the set's key type.
+type Element struct {
+	Addr netip.Addr
+	// Last is the last address of an interval set's range; for other sets it is unset.
+	Last  netip.Addr
+	Proto policy.Proto // tuple sets
+	Port  uint16       // tuple sets
+	Dst   netip.Addr   // pair sets: the second address
+	// Verdict is a verdict map element's value (a jump to a chain).
+	Verdict Verdict
+}
+
+func (e Element) less(o Element) bool {
+	if c := e.Addr.Compare(o.Addr); c != 0 {
+		return c < 0
+	}
+	if c := e.Last.Compare(o.Last); c != 0 {
+		return c < 0
+	}
+	if c := e.Dst.Compare(o.Dst); c != 0 {
+		return c < 0
+	}
+	if e.Proto != o.Proto {
+		return e.Proto < o.Proto
+	}
+	return e.Port < o.Port
+}
+
+// sortElements sorts and removes duplicates.
+func sortElements(es []Element) []Element {
+	sort.Slice(es, func(i, j int) bool { return es[i].less(es[j]) })
+	out := es[:0]
+	for i, e := range es {
+		if i > 0 && e == es[i-1] {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// String prints the element as nft does in a set's elements list.
+func (e Element) String() string {
+	var s string
+	switch {
+	case e.Last.IsValid() && e.Last != e.Addr:
+		r := netipx.IPRangeFrom(e.Addr, e.Last)
+		if pfx, ok := r.Prefix(); ok {
+			s = pfx.String()
+		} else {
+			s = e.Addr.String() + "-" + e.Last.String()
+		}
+	default:
+		s = e.Addr.String()
+	}
+	if e.Dst.IsValid() {
+		s += " . " + e.Dst.String()
+	}
+	if e.Proto != 0 {
+		s += " . " + protoName(e.Proto) + " . " + strconv.Itoa(int(e.Port))
+	}
+	if e.Verdict.Kind != Continue {
+		s += " : " + e.Verdict.String()
+	}
+	return s
+}
+
+// Hook attaches a base chain to the packet path.
+type Hook string
+
+const (
+	HookForward Hook = "forward"
+	HookInput   Hook = "input"
+	HookOutput  Hook = "output"
+)
+
+// Chain is a chain of rules. Base chains (Hook set) are filter chains at priority
+// filter with policy accept.
+type Chain struct {
+	Name  string
+	Hook  Hook
+	Rules []Rule
+}
+
+// String is the program as an nft script that atomically replaces the table (create it
+// if missing, delete it, define it anew, in one transaction): `nft -f` loads it.
+func (p *Program) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "add table inet %s\ndelete table inet %s\n", p.Table, p.Table)
+	fmt.Fprintf(&b, "table inet %s {\n", p.Table)
+	first := true
+	sep := func() {
+		if !first {
+			b.WriteString("\n")
+		}
+		first = false
+	}
+	for _, s := range p.Sets {
+		sep()
+		s.write(&b)
+	}
+	for _, c := range p.Chains {
+		sep()
+		c.write(&b)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+func (s *Set) write(b *strings.Builder) {
+	kind, typ := "set", s.Key.String()
+	if s.Map {
+		kind, typ = "map", typ+" : verdict"
+	}
+	fmt.Fprintf(b, "\t%s %s {\n\t\ttype %s\n", kind, s.Name, typ)
+	if s.Interval {
+		b.WriteString("\t\tflags interval\n")
+	}
+	if len(s.Elements) > 0 {
+		// One element a line keeps diffs of golden files and reviews readable.
+		b.WriteString("\t\telements = {\n")
+		for i, e := range s.Elements {
+			b.WriteString("\t\t\t" + e.String())
+			if i < len(s.Elements)-1 {
+				b.WriteString(",")
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\t\t}\n")
+	}
+	b.WriteString("\t}\n")
+}
+
+func (c *Chain) write(b *strings.Builder) {
+	fmt.Fprintf(b, "\tchain %s {\n", c.Name)
+	if c.Hook != "" {
+		fmt.Fprintf(b, "\t\ttype filter hook %s priority filter; policy accept;\n", c.Hook)
+	}
+	for _, r := range c.Rules {
+		b.WriteString("\t\t" + r.String() + "\n")
+	}
+	b.WriteString("\t}\n")
+}
