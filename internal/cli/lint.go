@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -55,8 +53,7 @@ Rules:
 				return err
 			}
 			report := analysis.Lint(e, analysis.LintOptions{SkipNamespaces: skipNS})
-			lines := newManifestLines()
-			if err := render.Lint(cmd.OutOrStdout(), report, output, render.LintOptions{Line: lines.line}); err != nil {
+			if err := render.Lint(cmd.OutOrStdout(), report, output, render.LintOptions{Line: render.ManifestLines()}); err != nil {
 				return err
 			}
 			if m, any := report.Max(); gateOn && any && m >= gate {
@@ -78,56 +75,4 @@ func ruleList() string {
 		fmt.Fprintf(&b, "  %s %-26s %-7s %s\n", r.ID, r.Name, r.Severity, r.Summary)
 	}
 	return b.String()
-}
-
-// manifestLines finds the line each document of a manifest file starts at, for SARIF
-// regions. Files are read again after loading; a file that changed or cannot be read (or
-// stdin) just gets no line.
-type manifestLines struct {
-	files map[string][]int
-}
-
-func newManifestLines() *manifestLines { return &manifestLines{files: map[string][]int{}} }
-
-func (m *manifestLines) line(loc analysis.Location) int {
-	starts, ok := m.files[loc.File]
-	if !ok {
-		if data, err := os.ReadFile(loc.File); err == nil && loc.File != "<stdin>" {
-			starts = documentStarts(data)
-		}
-		m.files[loc.File] = starts
-	}
-	if loc.Document < len(starts) {
-		return starts[loc.Document]
-	}
-	return 0
-}
-
-// documentStarts returns, for each document of a YAML stream, the 1-based line of its
-// first line that is neither blank nor a comment. Documents are split as the loader's
-// reader splits them: a line starting with "---" ends a non-empty document.
-func documentStarts(data []byte) []int {
-	var starts []int
-	inDoc, first := false, 0
-	for i, line := range bytes.Split(data, []byte("\n")) {
-		if bytes.HasPrefix(line, []byte("---")) {
-			rest := strings.TrimSpace(string(line[3:]))
-			if rest == "" || rest[0] == '#' {
-				if inDoc {
-					starts = append(starts, first)
-					inDoc, first = false, 0
-				}
-				continue
-			}
-		}
-		inDoc = true
-		t := bytes.TrimSpace(line)
-		if first == 0 && len(t) > 0 && t[0] != '#' {
-			first = i + 1
-		}
-	}
-	if inDoc {
-		starts = append(starts, first)
-	}
-	return starts
 }

@@ -36,7 +36,11 @@ import (
 //	      "policy": "NetworkPolicy shop/db", "rule": 0, "action": "Allow",
 //	      "summary": "Allow rule ingress[0] of NetworkPolicy shop/db (NetworkPolicy tier) allows it"
 //	    }],
-//	    "before": [{...}]                 // base: the same directions, as they were decided
+//	    "before": [{                      // base: the same directions, as they were decided
+//	      "direction": "ingress", "allowed": false, "reason": "isolated", "tier": "NetworkPolicy",
+//	      "policy": "NetworkPolicy shop/db", "isolating": ["NetworkPolicy shop/db"],
+//	      "summary": "shop/db is isolated for ingress by NetworkPolicy shop/db, and no rule of them allows this connection"
+//	    }]
 //	  }],
 //	  "added":   [{"pod": "shop/cache", "group": "shop/Deployment/cache"}],
 //	  "removed": []
@@ -105,7 +109,10 @@ type DiffCause struct {
 	Rule      *int   `json:"rule,omitempty"`
 	RuleName  string `json:"ruleName,omitempty"`
 	Action    string `json:"action,omitempty"`
-	Summary   string `json:"summary"`
+	// Isolating lists, for reason "isolated", every NetworkPolicy that isolates the pod
+	// for this direction (Policy is the first of them).
+	Isolating []string `json:"isolating,omitempty"`
+	Summary   string   `json:"summary"`
 }
 
 // PodChange is a pod present in only one state.
@@ -319,13 +326,17 @@ func causes(base, head *policy.Engine, bs, bd, hs, hd policy.Endpoint, pt policy
 		if d == policy.Ingress {
 			ht, bt = hx.Ingress, bx.Ingress
 		}
-		cause = append(cause, causeOf(head, ht, hv, d))
-		before = append(before, causeOf(base, bt, bv, d))
+		subject, bsubject := hs, bs
+		if d == policy.Ingress {
+			subject, bsubject = hd, bd
+		}
+		cause = append(cause, causeOf(head, ht, hv, d, subject))
+		before = append(before, causeOf(base, bt, bv, d, bsubject))
 	}
 	return cause, before
 }
 
-func causeOf(e *policy.Engine, t policy.DirectionTrace, v policy.Verdict, d policy.Direction) DiffCause {
+func causeOf(e *policy.Engine, t policy.DirectionTrace, v policy.Verdict, d policy.Direction, subject policy.Endpoint) DiffCause {
 	dec := v.Egress
 	if d == policy.Ingress {
 		dec = v.Ingress
@@ -335,6 +346,11 @@ func causeOf(e *policy.Engine, t policy.DirectionTrace, v policy.Verdict, d poli
 		c.Action = dec.Action.String()
 		if dec.Policy >= 0 && dec.Rule >= 0 {
 			c.RuleName = e.Policies[dec.Policy].Rules(d)[dec.Rule].Name
+		}
+	}
+	if dec.Reason == policy.ReasonIsolated && subject.Pod >= 0 {
+		for _, pi := range e.Selecting(subject.Pod, d, policy.TierNetworkPolicy) {
+			c.Isolating = append(c.Isolating, e.Policies[pi].Ref.String())
 		}
 	}
 	return c

@@ -546,7 +546,7 @@ func TestEditDistanceAndNearest(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
 		d    int
-	}{{"", "", 0}, {"app", "ap", 1}, {"backend", "bakend", 1}, {"kitten", "sitting", 3}} {
+	}{{"", "", 0}, {"app", "ap", 1}, {"backend", "bakend", 1}, {"kitten", "sitting", 3}, {"wbe", "web", 1}, {"ab", "ba", 1}} {
 		if got := editDistance(tc.a, tc.b); got != tc.d {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.d)
 		}

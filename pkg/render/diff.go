@@ -71,8 +71,8 @@ func diffSummary(r *analysis.DiffReport) string {
 	if !s.Changed {
 		return "no changes"
 	}
-	return fmt.Sprintf("%d newly allowed (%s), %d newly denied (%s), %d pods added, %d removed",
-		s.NewlyAllowed, plural(s.AllowedFlows, "flow"), s.NewlyDenied, plural(s.DeniedFlows, "flow"), s.PodsAdded, s.PodsRemoved)
+	return fmt.Sprintf("%d newly allowed (%s), %d newly denied (%s), %s added, %d removed",
+		s.NewlyAllowed, plural(s.AllowedFlows, "flow"), s.NewlyDenied, plural(s.DeniedFlows, "flow"), plural(s.PodsAdded, "pod"), s.PodsRemoved)
 }
 
 // causeText says in one line how a direction was decided.
@@ -95,18 +95,12 @@ func causeText(c analysis.DiffCause) string {
 	return fmt.Sprintf("%s: %s", c.Direction, c.Summary)
 }
 
-// isolatingPolicies names the NetworkPolicies an isolated verdict cites: the summary lists
-// them all; Policy is only the first.
+// isolatingPolicies names the NetworkPolicies an isolated verdict cites.
 func isolatingPolicies(c analysis.DiffCause) string {
-	const by = " by "
-	s := c.Summary
-	if i := strings.Index(s, by); i >= 0 {
-		s = s[i+len(by):]
-		if j := strings.Index(s, ", and no rule"); j >= 0 {
-			return s[:j]
-		}
+	if len(c.Isolating) == 0 {
+		return c.Policy
 	}
-	return c.Policy
+	return strings.Join(c.Isolating, ", ")
 }
 
 func pastTense(action string) string {
@@ -126,8 +120,8 @@ func diffMarkdown(w io.Writer, r *analysis.DiffReport) error {
 		return nil
 	}
 	s := r.Summary
-	fmt.Fprintf(w, "**%d newly allowed** (%s), **%d newly denied** (%s), %d pods added, %d removed.\n",
-		s.NewlyAllowed, plural(s.AllowedFlows, "flow"), s.NewlyDenied, plural(s.DeniedFlows, "flow"), s.PodsAdded, s.PodsRemoved)
+	fmt.Fprintf(w, "**%d newly allowed** (%s), **%d newly denied** (%s), %s added, %d removed.\n",
+		s.NewlyAllowed, plural(s.AllowedFlows, "flow"), s.NewlyDenied, plural(s.DeniedFlows, "flow"), plural(s.PodsAdded, "pod"), s.PodsRemoved)
 	for _, sec := range []struct{ change, title string }{{analysis.ChangeAllowed, "Newly allowed"}, {analysis.ChangeDenied, "Newly denied"}} {
 		first := true
 		for _, c := range r.Changes {

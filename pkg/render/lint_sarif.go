@@ -1,7 +1,9 @@
 package render
 
 import (
+	"bytes"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -165,4 +167,55 @@ func sarifURI(p string) string {
 	}
 	p = filepath.ToSlash(filepath.Clean(p))
 	return strings.TrimPrefix(p, "./")
+}
+
+// ManifestLines returns a SARIF line resolver: the line each document of a manifest file
+// starts at. Files are read again after loading; one that cannot be read (or stdin) just
+// gets no line.
+func ManifestLines() func(analysis.Location) int {
+	files := map[string][]int{}
+	return func(loc analysis.Location) int {
+		starts, ok := files[loc.File]
+		if !ok {
+			if loc.File != "<stdin>" {
+				if data, err := os.ReadFile(loc.File); err == nil {
+					starts = DocumentStarts(data)
+				}
+			}
+			files[loc.File] = starts
+		}
+		if loc.Document < len(starts) {
+			return starts[loc.Document]
+		}
+		return 0
+	}
+}
+
+// DocumentStarts returns, for each document of a YAML stream, the 1-based line of its
+// first line that is neither blank nor a comment. Documents are split as the loader's
+// reader splits them: a line starting with "---" ends a non-empty document.
+func DocumentStarts(data []byte) []int {
+	var starts []int
+	inDoc, first := false, 0
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("---")) {
+			rest := strings.TrimSpace(string(line[3:]))
+			if rest == "" || rest[0] == '#' {
+				if inDoc {
+					starts = append(starts, first)
+					inDoc, first = false, 0
+				}
+				continue
+			}
+		}
+		inDoc = true
+		t := bytes.TrimSpace(line)
+		if first == 0 && len(t) > 0 && t[0] != '#' {
+			first = i + 1
+		}
+	}
+	if inDoc {
+		starts = append(starts, first)
+	}
+	return starts
 }
