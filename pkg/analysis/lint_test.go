@@ -179,8 +179,8 @@ func TestLintRules(t *testing.T) {
 			want: []string{"NW101 warning Namespace/shop"},
 		},
 		{
-			name: "system namespaces and namespaces with only hostNetwork pods are not checked",
-			docs: docs(pod(kubeDNS, "coredns", dnsLabels), "apiVersion: v1\nkind: Pod\nmetadata: {name: agent, namespace: infra}\nspec: {hostNetwork: true, containers: [{name: c, image: x}]}"),
+			name:  "system namespaces and namespaces with only hostNetwork pods are not checked",
+			docs:  docs(pod(kubeDNS, "coredns", dnsLabels), "apiVersion: v1\nkind: Pod\nmetadata: {name: agent, namespace: infra}\nspec: {hostNetwork: true, containers: [{name: c, image: x}]}"),
 			rules: []string{"NW101", "NW102", "NW103", "NW104"},
 		},
 		// NW103/NW104: unprotected pods.
@@ -337,8 +337,8 @@ func TestLintRules(t *testing.T) {
 			rules: []string{"NW401"}, want: []string{"NW401 info Pod shop/web"},
 		},
 		{
-			name: "a pod allowed no egress at all is info",
-			docs: docs(pod(kubeDNS, "coredns", dnsLabels), pod("shop", "web", "app=web"), netpol("shop", "deny", denyAll)),
+			name:  "a pod allowed no egress at all is info",
+			docs:  docs(pod(kubeDNS, "coredns", dnsLabels), pod("shop", "web", "app=web"), netpol("shop", "deny", denyAll)),
 			rules: []string{"NW401"}, want: []string{"NW401 info Pod shop/web"},
 		},
 		{
@@ -354,8 +354,8 @@ func TestLintRules(t *testing.T) {
 			rules: []string{"NW401"},
 		},
 		{
-			name: "pods that are not egress-isolated are not checked",
-			docs: docs(pod(kubeDNS, "coredns", dnsLabels), pod("shop", "web", "app=web"), netpol("shop", "in", "podSelector: {}")),
+			name:  "pods that are not egress-isolated are not checked",
+			docs:  docs(pod(kubeDNS, "coredns", dnsLabels), pod("shop", "web", "app=web"), netpol("shop", "in", "podSelector: {}")),
 			rules: []string{"NW401"},
 		},
 		// NW501: ipBlock covering pods.
