@@ -249,8 +249,13 @@ func (l *linter) report(rule LintRule, obj model.Ref, field, msg, hint string, r
 }
 
 func (l *linter) reportAt(rule LintRule, sev Severity, obj model.Ref, field, msg, hint string, related ...model.Ref) {
+	l.reportLoc(rule, sev, obj, obj, field, msg, hint, related...)
+}
+
+// reportLoc is reportAt for a finding located by another object's source.
+func (l *linter) reportLoc(rule LintRule, sev Severity, obj, loc model.Ref, field, msg, hint string, related ...model.Ref) {
 	f := Finding{Rule: rule.ID, Name: rule.Name, Severity: sev, Object: refOf(obj), Field: field, Message: msg, Hint: hint}
-	if src, ok := l.c.Sources[obj]; ok && src.File != "" {
+	if src, ok := l.c.Sources[loc]; ok && src.File != "" {
 		loc := &Location{File: src.File, Document: src.Doc}
 		if src.Item >= 0 {
 			item := src.Item

@@ -40,13 +40,10 @@ func (l *linter) dns() {
 		targets, where = others, "any destination"
 	}
 	done := map[int32][2]bool{} // identity -> udp, tcp allowed
-	for i := range l.e.Pods {
-		pi := &l.e.Pods[i]
-		pod := int32(i)
-		if pi.HostNetwork || l.skip[pi.Pod.Namespace] || !l.egressRestricted(pod) {
-			continue
-		}
-		if pi.Pod.Namespace == dnsNamespace && pi.Pod.Labels[dnsLabel] == dnsValue {
+	for _, sub := range l.podSubjects() {
+		pod := sub.pods[0]
+		pi := &l.e.Pods[pod]
+		if !l.egressRestricted(pod) || (pi.Pod.Namespace == dnsNamespace && pi.Pod.Labels[dnsLabel] == dnsValue) {
 			continue
 		}
 		res, ok := done[pi.Ident]
@@ -64,18 +61,19 @@ func (l *linter) dns() {
 			hint = fmt.Sprintf("allow egress to your DNS servers on 53/UDP and 53/TCP (a policy with podSelector: {} in %s covers every pod there)", pi.Pod.Namespace)
 		}
 		related := l.egressPolicies(pod)
+		who := sub.describe()
 		switch {
 		case !udp && !l.anyEgress(l.e.PodEndpoint(pod, 0), others):
-			l.reportAt(RuleDNSBlocked, SeverityInfo, podRef(pi), "",
-				fmt.Sprintf("pod %s is allowed no egress at all, so it cannot resolve names either", pi.Key),
-				"if the pod needs names, "+hint, related...)
+			l.reportLoc(RuleDNSBlocked, SeverityInfo, sub.ref, sub.loc, "",
+				fmt.Sprintf("%s is allowed no egress at all, so it cannot resolve names either", who),
+				"if it needs names, "+hint, related...)
 		case !udp:
-			l.report(RuleDNSBlocked, podRef(pi), "",
-				fmt.Sprintf("pod %s is isolated for egress and may not reach %s on 53/UDP%s: it cannot resolve names", pi.Key, where, map[bool]string{false: " or 53/TCP", true: ""}[tcp]),
+			l.reportLoc(RuleDNSBlocked, RuleDNSBlocked.Severity, sub.ref, sub.loc, "",
+				fmt.Sprintf("%s is isolated for egress and may not reach %s on 53/UDP%s: it cannot resolve names", who, where, map[bool]string{false: " or 53/TCP", true: ""}[tcp]),
 				hint, related...)
 		default:
-			l.reportAt(RuleDNSBlocked, SeverityInfo, podRef(pi), "",
-				fmt.Sprintf("pod %s may reach %s on 53/UDP but not on 53/TCP: answers too large for UDP will fail", pi.Key, where),
+			l.reportLoc(RuleDNSBlocked, SeverityInfo, sub.ref, sub.loc, "",
+				fmt.Sprintf("%s may reach %s on 53/UDP but not on 53/TCP: answers too large for UDP will fail", who, where),
 				hint, related...)
 		}
 	}

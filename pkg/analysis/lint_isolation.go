@@ -36,15 +36,11 @@ func (l *linter) isolation() {
 			l.report(rule, ref, "", fmt.Sprintf("namespace %s has pods but no default-deny policy for %s", ns.Name, d), hint)
 		}
 	}
-	for i := range l.e.Pods {
-		pi := &l.e.Pods[i]
-		if pi.HostNetwork || l.skip[pi.Pod.Namespace] {
-			continue
-		}
+	for _, sub := range l.podSubjects() {
 		for _, d := range directions {
 			selected := false
 			for _, t := range [...]policy.Tier{policy.TierAdmin, policy.TierNetworkPolicy, policy.TierBaseline} {
-				if len(l.e.Selecting(int32(i), d, t)) > 0 {
+				if len(l.e.Selecting(sub.pods[0], d, t)) > 0 {
 					selected = true
 				}
 			}
@@ -52,12 +48,12 @@ func (l *linter) isolation() {
 				continue
 			}
 			rule := RuleUnprotectedIngress
-			msg := fmt.Sprintf("no policy selects pod %s for ingress: every source may connect to it", pi.Key)
+			msg := fmt.Sprintf("no policy selects %s for ingress: every source may connect to it", sub.describe())
 			if d == policy.Egress {
 				rule = RuleUnprotectedEgress
-				msg = fmt.Sprintf("no policy selects pod %s for egress: it may connect anywhere", pi.Key)
+				msg = fmt.Sprintf("no policy selects %s for egress: it may connect anywhere", sub.describe())
 			}
-			l.report(rule, podRef(pi), "", msg, fmt.Sprintf("select it with a policy for %s (a namespace default-deny covers every pod)", d))
+			l.reportLoc(rule, rule.Severity, sub.ref, sub.loc, "", msg, fmt.Sprintf("select it with a policy for %s (a namespace default-deny covers every pod)", d))
 		}
 	}
 }

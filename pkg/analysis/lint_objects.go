@@ -153,9 +153,58 @@ func ruleName(p *policy.Policy, d policy.Direction, ri int) string {
 	return s
 }
 
-// podRef is the object a pod finding is about.
+// podRef is a pod's own object reference.
 func podRef(pi *policy.PodInfo) model.Ref {
 	return model.Ref{Kind: model.KindPod, Namespace: pi.Pod.Namespace, Name: pi.Pod.Name}
+}
+
+// podSubject is what a per-pod finding names: a workload's pods that share their labels
+// (replicas are alike for every rule, so one finding stands for all of them), or a bare pod.
+type podSubject struct {
+	ref  model.Ref // the workload, or the pod
+	pods []int32
+	// loc is the object whose source locates the finding (a workload read from a manifest
+	// is recorded under the pod it stands for).
+	loc model.Ref
+}
+
+// describe names the subject in messages: "Deployment shop/web (3 pods)" or "pod shop/web".
+func (s *podSubject) describe() string {
+	if s.ref.Kind == model.KindPod {
+		return "pod " + s.ref.Namespace + "/" + s.ref.Name
+	}
+	d := s.ref.Kind + " " + s.ref.Namespace + "/" + s.ref.Name
+	if len(s.pods) > 1 {
+		d += fmt.Sprintf(" (%d pods)", len(s.pods))
+	}
+	return d
+}
+
+// podSubjects groups the pods for per-pod findings, in pod order. hostNetwork pods and pods
+// in skipped namespaces are left out.
+func (l *linter) podSubjects() []*podSubject {
+	var out []*podSubject
+	index := map[string]*podSubject{}
+	for i := range l.e.Pods {
+		pi := &l.e.Pods[i]
+		if pi.HostNetwork || l.skip[pi.Pod.Namespace] {
+			continue
+		}
+		ref := podRef(pi)
+		key := "p\x00" + pi.Key
+		if kind, name := WorkloadOf(pi.Pod); kind != "" {
+			ref = model.Ref{Kind: kind, Namespace: pi.Pod.Namespace, Name: name}
+			key = fmt.Sprintf("w\x00%s\x00%s\x00%s\x00%d", pi.Pod.Namespace, kind, name, pi.Ident)
+		}
+		s := index[key]
+		if s == nil {
+			s = &podSubject{ref: ref, loc: podRef(pi)}
+			index[key] = s
+			out = append(out, s)
+		}
+		s.pods = append(s.pods, int32(i))
+	}
+	return out
 }
 
 // namespaceLabels returns the labels of a namespace by name.

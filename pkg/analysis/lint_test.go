@@ -52,6 +52,19 @@ func podIP(ns, name, lbls, ip string) string {
 	return pod(ns, name, lbls) + "\nstatus: {podIP: " + ip + "}"
 }
 
+// replica is a running pod of Deployment shop/web, as a live cluster shows it.
+func replica(name string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+  namespace: shop
+  labels: {app: web, pod-template-hash: 5d8f9c7b6}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d8f9c7b6, uid: u1, controller: true}]
+spec:
+  containers: [{name: c, image: x}]`, name)
+}
+
 func namespace(name, lbls string) string {
 	return fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s, labels: {%s}}", name, strings.ReplaceAll(lbls, "=", ": "))
 }
@@ -127,8 +140,9 @@ func TestLintRules(t *testing.T) {
 		// rules are the IDs the case is about; want is exactly what those rules report.
 		rules []string
 		want  []string
-		// hint, when set, must appear in the hint of the first wanted finding.
-		hint string
+		// hint, when set, must appear in the hint of the first wanted finding; message in
+		// its message.
+		hint, message string
 	}{
 		// NW101/NW102: namespace default-deny.
 		{
@@ -434,6 +448,9 @@ func TestLintRules(t *testing.T) {
 			}
 			if tc.hint != "" && (first == nil || !strings.Contains(first.Hint, tc.hint)) {
 				t.Fatalf("hint %q does not contain %q", first.Hint, tc.hint)
+			}
+			if tc.message != "" && (first == nil || !strings.Contains(first.Message, tc.message)) {
+				t.Fatalf("message %q does not contain %q", first.Message, tc.message)
 			}
 		})
 	}
