@@ -18,6 +18,11 @@ type PlanOptions struct {
 	Nodes int
 	// Families are the pods' IP families: {4} (the default), {6} or {4, 6}.
 	Families []int
+	// KeepAddresses keeps the addresses pods and nodes already have in the input (status
+	// podIPs, node InternalIPs), so policies written for them (ipBlocks) keep their
+	// meaning; only missing addresses are assigned. Without it every address is assigned.
+	// With it, Families defaults to the families the pods' addresses have.
+	KeepAddresses bool
 }
 
 // Plan places the cluster's pods on emulated nodes and gives them addresses, writing
@@ -27,7 +32,17 @@ type PlanOptions struct {
 // round robin. The cluster must be normalized; call policy.Compile after Plan. Pods get
 // no ports here: the caller decides what each serves.
 func Plan(c *model.Cluster, opts PlanOptions) (*Spec, error) {
-	fams := families(opts.Families)
+	fams := opts.Families
+	if opts.KeepAddresses && len(fams) == 0 {
+		for _, p := range c.Pods {
+			for _, ip := range inputPodIPs(p) {
+				if !slices.Contains(fams, family(ip)) {
+					fams = append(fams, family(ip))
+				}
+			}
+		}
+	}
+	fams = families(fams)
 	mode := opts.Mode
 	if mode == "" {
 		mode = Routed
@@ -60,14 +75,50 @@ func Plan(c *model.Cluster, opts PlanOptions) (*Spec, error) {
 	if len(s.Nodes) > maxNodes {
 		return nil, fmt.Errorf("testbed: %d nodes; the address plan holds at most %d", len(s.Nodes), maxNodes)
 	}
+	// used holds every address taken, so assigned ones never collide with kept ones.
+	used := map[netip.Addr]bool{}
+	kept := map[string][]netip.Addr{}
+	if opts.KeepAddresses {
+		for _, n := range c.Nodes {
+			for _, a := range n.Status.Addresses {
+				if ip, err := netip.ParseAddr(a.Address); err == nil && a.Type == corev1.NodeInternalIP {
+					kept[n.Name] = append(kept[n.Name], ip.Unmap())
+				}
+			}
+		}
+		for _, p := range c.Pods {
+			if !p.Spec.HostNetwork {
+				for _, ip := range inputPodIPs(p) {
+					used[ip] = true
+				}
+			}
+		}
+	}
 	for i := range s.Nodes {
+		n := &s.Nodes[i]
 		for _, f := range fams {
-			s.Nodes[i].IPs = append(s.Nodes[i].IPs, nodeAddr(i, f))
-			s.Nodes[i].PodCIDRs = append(s.Nodes[i].PodCIDRs, podCIDR(i, f))
+			n.PodCIDRs = append(n.PodCIDRs, podCIDR(i, f))
+			ip, ok := addressFor(kept[n.Name], f)
+			if !ok || used[ip] {
+				ip = nodeAddr(i, f)
+			}
+			used[ip] = true
+			n.IPs = append(n.IPs, ip)
 		}
 	}
 	// Pods on each node take addresses from 2 up (1 is the gateway).
 	next := make([]int, len(s.Nodes))
+	assign := func(node, f int) (netip.Addr, error) {
+		for next[node] < maxPodsPerNode {
+			ip := podAddr(node, next[node]+2, f)
+			if !used[ip] {
+				used[ip] = true
+				return ip, nil
+			}
+			next[node]++
+		}
+		return netip.Addr{}, fmt.Errorf("testbed: more than %d pods on node %s", maxPodsPerNode, s.Nodes[node].Name)
+	}
 	rr := 0
 	for _, p := range c.Pods {
 		node := -1
@@ -82,11 +133,19 @@ func Plan(c *model.Cluster, opts PlanOptions) (*Spec, error) {
 		if pod.HostNetwork {
 			pod.IPs = slices.Clone(s.Nodes[node].IPs)
 		} else {
-			if next[node] >= maxPodsPerNode {
-				return nil, fmt.Errorf("testbed: more than %d pods on node %s", maxPodsPerNode, s.Nodes[node].Name)
+			var have []netip.Addr
+			if opts.KeepAddresses {
+				have = inputPodIPs(p)
 			}
 			for _, f := range fams {
-				pod.IPs = append(pod.IPs, podAddr(node, next[node]+2, f))
+				ip, ok := addressFor(have, f)
+				if !ok {
+					var err error
+					if ip, err = assign(node, f); err != nil {
+						return nil, err
+					}
+				}
+				pod.IPs = append(pod.IPs, ip)
 			}
 			next[node]++
 		}
@@ -95,6 +154,21 @@ func Plan(c *model.Cluster, opts PlanOptions) (*Spec, error) {
 	}
 	writeNodes(c, s)
 	return s, nil
+}
+
+// inputPodIPs are the addresses a pod's status gives, IPv4-mapped ones unmapped.
+func inputPodIPs(p *corev1.Pod) []netip.Addr {
+	var out []netip.Addr
+	add := func(s string) {
+		if ip, err := netip.ParseAddr(s); err == nil && !slices.Contains(out, ip.Unmap()) {
+			out = append(out, ip.Unmap())
+		}
+	}
+	add(p.Status.PodIP)
+	for _, ip := range p.Status.PodIPs {
+		add(ip.IP)
+	}
+	return out
 }
 
 func setPodIPs(p *corev1.Pod, ips []netip.Addr) {

@@ -63,7 +63,7 @@ type Pod struct {
 	Ports []policy.Port
 }
 
-// Limits of the address plan below.
+// Limits of the address plan below (Plan's; a hand-written Spec may use any addresses).
 const (
 	maxNodes       = 250
 	maxPodsPerNode = 250
@@ -96,23 +96,34 @@ func nodeAddr(node, family int) netip.Addr {
 	return netip.AddrFrom4([4]byte{172, 18, 0, byte(node + 2)})
 }
 
-func fabricPrefixLen(family int) int {
+// The gateway every pod routes through when its address is not in its node's pod range
+// (routed mode, or addresses kept from the input): a link-local address carried by the
+// node side of every pod link, as Calico does with 169.254.1.1.
+var (
+	linkGateway4 = netip.MustParseAddr("169.254.1.1")
+	linkGateway6 = netip.MustParseAddr("fe80::1")
+)
+
+func linkGateway(family int) netip.Addr {
 	if family == 6 {
-		return 64
+		return linkGateway6
 	}
-	return 24
+	return linkGateway4
 }
 
-// routedGateway6 is the link-local address every node-side veth carries in routed mode;
-// pods route everything through it (as Calico does with 169.254.1.1 and proxy ARP).
-var routedGateway6 = netip.MustParseAddr("fe80::1")
-
-func gateway(mode Mode, node, family int) netip.Addr {
-	if family == 6 && mode == Routed {
-		return routedGateway6
+// podPrefix is the node's pod range of family that holds ip, if any.
+func (n *Node) podPrefix(ip netip.Addr) (netip.Prefix, bool) {
+	for _, p := range n.PodCIDRs {
+		if p.Contains(ip) {
+			return p, true
+		}
 	}
-	return podAddr(node, 1, family)
+	return netip.Prefix{}, false
 }
+
+// bridgeGateway is the address a node's bridge carries for its pod range p: the range's
+// first host.
+func bridgeGateway(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
 
 // addressFor returns a node's or a pod's address of family, if it has one.
 func addressFor(ips []netip.Addr, family int) (netip.Addr, bool) {
@@ -143,6 +154,18 @@ func (s *Spec) check() error {
 		return fmt.Errorf("testbed: unknown mode %q", s.Mode)
 	}
 	seen := map[netip.Addr]string{}
+	for _, n := range s.Nodes {
+		for _, f := range s.Families {
+			ip, ok := addressFor(n.IPs, f)
+			if !ok {
+				return fmt.Errorf("testbed: node %s has no IPv%d address", n.Name, f)
+			}
+			if other, dup := seen[ip]; dup {
+				return fmt.Errorf("testbed: nodes %s and %s both have address %s", other, n.Name, ip)
+			}
+			seen[ip] = "node " + n.Name
+		}
+	}
 	for _, p := range s.Pods {
 		if p.Node < 0 || p.Node >= len(s.Nodes) {
 			return fmt.Errorf("testbed: pod %s is on node %d, which does not exist", p.Key, p.Node)
@@ -155,8 +178,16 @@ func (s *Spec) check() error {
 			if !ok {
 				return fmt.Errorf("testbed: pod %s has no IPv%d address", p.Key, f)
 			}
-			if !podCIDR(p.Node, f).Contains(ip) {
-				return fmt.Errorf("testbed: pod %s address %s is outside its node's range %s", p.Key, ip, podCIDR(p.Node, f))
+			if !ip.IsGlobalUnicast() || ip == linkGateway(f) {
+				return fmt.Errorf("testbed: pod %s address %s cannot be used (want a unicast address)", p.Key, ip)
+			}
+			if pr, ok := s.Nodes[p.Node].podPrefix(ip); ok && ip == bridgeGateway(pr) {
+				return fmt.Errorf("testbed: pod %s address %s is its node's gateway", p.Key, ip)
+			}
+			for j := range s.Nodes {
+				if _, ok := s.Nodes[j].podPrefix(ip); ok && j != p.Node {
+					return fmt.Errorf("testbed: pod %s on node %s has address %s, in node %s's pod range", p.Key, s.Nodes[p.Node].Name, ip, s.Nodes[j].Name)
+				}
 			}
 			if other, dup := seen[ip]; dup {
 				return fmt.Errorf("testbed: pods %s and %s both have address %s", other, p.Key, ip)

@@ -82,25 +82,64 @@ func allPairs(tb *Testbed) []Probe {
 	return out
 }
 
+func withIPs(p *corev1.Pod, ips ...string) *corev1.Pod {
+	p.Status.PodIP = ips[0]
+	for _, ip := range ips {
+		p.Status.PodIPs = append(p.Status.PodIPs, corev1.PodIP{IP: ip})
+	}
+	return p
+}
+
+func hostNetwork(p *corev1.Pod) *corev1.Pod {
+	p.Spec.HostNetwork = true
+	return p
+}
+
 func TestWithoutPoliciesEveryPairIsReachable(t *testing.T) {
 	requireRoot(t)
 	for _, tc := range []struct {
 		name string
 		opts PlanOptions
+		pods []*corev1.Pod
 	}{
-		{"routed IPv4 on one node", PlanOptions{Mode: Routed, Nodes: 1}},
-		{"routed IPv4 across two nodes", PlanOptions{Mode: Routed, Nodes: 2}},
-		{"bridged IPv4 across two nodes", PlanOptions{Mode: Bridged, Nodes: 2}},
-		{"routed IPv6 across two nodes", PlanOptions{Mode: Routed, Nodes: 2, Families: []int{6}}},
-		{"bridged dual-stack across three nodes", PlanOptions{Mode: Bridged, Nodes: 3, Families: []int{4, 6}}},
+		{"routed IPv4 on one node", PlanOptions{Mode: Routed, Nodes: 1}, nil},
+		{"routed IPv4 across two nodes", PlanOptions{Mode: Routed, Nodes: 2}, nil},
+		{"bridged IPv4 across two nodes", PlanOptions{Mode: Bridged, Nodes: 2}, nil},
+		{"routed IPv6 across two nodes", PlanOptions{Mode: Routed, Nodes: 2, Families: []int{6}}, nil},
+		{"bridged dual-stack across three nodes", PlanOptions{Mode: Bridged, Nodes: 3, Families: []int{4, 6}}, nil},
+		{"kept addresses outside the node ranges, bridged", PlanOptions{Mode: Bridged, Nodes: 2, KeepAddresses: true}, []*corev1.Pod{
+			withIPs(testPod("x", "a", nil, "80/TCP", "81/UDP", "82/SCTP"), "10.0.1.10", "fd00::1:a"),
+			withIPs(testPod("x", "b", nil, "80/TCP"), "10.0.1.11", "fd00::1:b"),
+			withIPs(testPod("y", "a", nil, "81/UDP"), "10.0.2.10", "fd00::2:a"),
+			testPod("y", "b", nil, "80/TCP"), // no address: one is assigned
+		}},
+		{"kept addresses, routed", PlanOptions{Mode: Routed, Nodes: 2, KeepAddresses: true}, []*corev1.Pod{
+			withIPs(testPod("x", "a", nil, "80/TCP", "81/UDP", "82/SCTP"), "10.0.1.10"),
+			withIPs(testPod("x", "b", nil, "80/TCP"), "10.0.1.11"),
+			withIPs(testPod("y", "a", nil, "81/UDP"), "10.0.2.10"),
+		}},
+		{"hostNetwork pods, bridged dual-stack", PlanOptions{Mode: Bridged, Nodes: 2, Families: []int{4, 6}}, []*corev1.Pod{
+			testPod("x", "a", nil, "80/TCP", "81/UDP", "82/SCTP"),
+			testPod("x", "b", nil, "80/TCP"),
+			hostNetwork(testPod("kube-system", "agent-0", nil, "9100/TCP", "9101/UDP")),
+			hostNetwork(testPod("kube-system", "agent-1", nil, "9100/TCP", "9102/SCTP")),
+		}},
+		{"hostNetwork pods, routed", PlanOptions{Mode: Routed, Nodes: 1}, []*corev1.Pod{
+			testPod("x", "a", nil, "80/TCP", "81/UDP"),
+			hostNetwork(testPod("kube-system", "agent-0", nil, "9100/TCP", "9101/UDP")),
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tb, _ := newTestbed(t, tc.opts,
-				testPod("x", "a", nil, "80/TCP", "81/UDP", "82/SCTP"),
-				testPod("x", "b", nil, "80/TCP", "81/UDP"),
-				testPod("y", "a", nil, "80/TCP", "82/SCTP"),
-				testPod("y", "b", nil, "81/UDP"),
-			)
+			pods := tc.pods
+			if pods == nil {
+				pods = []*corev1.Pod{
+					testPod("x", "a", nil, "80/TCP", "81/UDP", "82/SCTP"),
+					testPod("x", "b", nil, "80/TCP", "81/UDP"),
+					testPod("y", "a", nil, "80/TCP", "82/SCTP"),
+					testPod("y", "b", nil, "81/UDP"),
+				}
+			}
+			tb, _ := newTestbed(t, tc.opts, pods...)
 			probes := allPairs(tb)
 			start := time.Now()
 			obs := tb.Probe(context.Background(), probes, ProbeOptions{})

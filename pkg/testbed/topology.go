@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -82,7 +83,7 @@ func (tb *Testbed) build(ctx context.Context) error {
 			return fmt.Errorf("pod %s: %w", spec.Pods[i].Key, err)
 		}
 	}
-	return nil
+	return tb.routeNodes()
 }
 
 func addBridge(s *space, name string) (netlink.Link, error) {
@@ -124,6 +125,7 @@ func addRoute(s *space, r *netlink.Route) error {
 
 func (tb *Testbed) buildNode(i int) error {
 	spec := tb.Spec
+	n := &spec.Nodes[i]
 	s, err := tb.newSpace("n" + strconv.Itoa(i))
 	if s != nil {
 		tb.nodes[i] = s
@@ -149,64 +151,141 @@ func (tb *Testbed) buildNode(i int) error {
 			return err
 		}
 		for _, f := range spec.Families {
-			if err := addAddr(s, br, gateway(Bridged, i, f), podCIDR(i, f).Bits()); err != nil {
+			if err := addAddr(s, br, linkGateway(f), linkGateway(f).BitLen()); err != nil {
 				return err
 			}
 		}
+		for _, pr := range n.PodCIDRs {
+			if slices.Contains(spec.Families, family(pr.Addr())) {
+				if err := addAddr(s, br, bridgeGateway(pr), pr.Bits()); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	if tb.fabric == nil {
-		return nil
-	}
-	// Uplink: node's up0 <-> fabN in the fabric bridge.
-	fabPort := fmt.Sprintf(fabPortFx, i)
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fabPort}, PeerName: uplinkName, PeerNamespace: netlink.NsFd(s.ns)}
-	if err := tb.fabric.nl.LinkAdd(veth); err != nil {
-		return fmt.Errorf("adding uplink: %w", err)
-	}
-	fp, err := tb.fabric.nl.LinkByName(fabPort)
+	// The node's own addresses: on its uplink when there is a fabric, else on lo.
+	addrLink, err := s.nl.LinkByName("lo")
 	if err != nil {
 		return err
 	}
-	fbr, err := tb.fabric.nl.LinkByName(bridgeName)
-	if err != nil {
-		return err
-	}
-	if err := tb.fabric.nl.LinkSetMaster(fp, fbr); err != nil {
-		return err
-	}
-	if err := tb.fabric.nl.LinkSetUp(fp); err != nil {
-		return err
-	}
-	up, err := s.nl.LinkByName(uplinkName)
-	if err != nil {
-		return err
-	}
-	for _, f := range spec.Families {
-		if err := addAddr(s, up, nodeAddr(i, f), fabricPrefixLen(f)); err != nil {
+	if tb.fabric != nil {
+		if addrLink, err = tb.addUplink(i, s); err != nil {
 			return err
 		}
 	}
-	if err := s.nl.LinkSetUp(up); err != nil {
-		return err
-	}
-	for j := range spec.Nodes {
-		if j == i {
-			continue
+	for _, f := range spec.Families {
+		ip, _ := addressFor(n.IPs, f)
+		if err := addAddr(s, addrLink, ip, ip.BitLen()); err != nil {
+			return err
 		}
-		for _, f := range spec.Families {
-			r := &netlink.Route{LinkIndex: up.Attrs().Index, Dst: prefixNet(podCIDR(j, f)), Gw: nodeAddr(j, f).AsSlice()}
-			if err := addRoute(s, r); err != nil {
-				return err
+	}
+	if spec.Mode == Bridged {
+		// Traffic the node itself sends to its pods (hostNetwork pods) must come from the
+		// node's address, not the bridge's gateway address, as in a real cluster.
+		br, err := s.nl.LinkByName(bridgeName)
+		if err != nil {
+			return err
+		}
+		for _, pr := range n.PodCIDRs {
+			f := family(pr.Addr())
+			src, ok := addressFor(n.IPs, f)
+			if !ok || !slices.Contains(spec.Families, f) {
+				continue
+			}
+			r := &netlink.Route{LinkIndex: br.Attrs().Index, Dst: prefixNet(pr.Masked()), Scope: netlink.SCOPE_LINK, Src: src.AsSlice(), Protocol: unix.RTPROT_KERNEL}
+			if f == 6 {
+				r.Priority = 256 // the metric of the kernel's own route, which this replaces
+			}
+			if err := s.nl.RouteReplace(r); err != nil {
+				return fmt.Errorf("setting the source of the route to %s: %w", pr, err)
 			}
 		}
 	}
 	return nil
 }
 
+func family(ip netip.Addr) int {
+	if ip.Is4() {
+		return 4
+	}
+	return 6
+}
+
+// addUplink links node i to the fabric bridge: up0 in the node, fabN in the fabric.
+func (tb *Testbed) addUplink(i int, s *space) (netlink.Link, error) {
+	fabPort := fmt.Sprintf(fabPortFx, i)
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fabPort}, PeerName: uplinkName, PeerNamespace: netlink.NsFd(s.ns)}
+	if err := tb.fabric.nl.LinkAdd(veth); err != nil {
+		return nil, fmt.Errorf("adding uplink: %w", err)
+	}
+	fp, err := tb.fabric.nl.LinkByName(fabPort)
+	if err != nil {
+		return nil, err
+	}
+	fbr, err := tb.fabric.nl.LinkByName(bridgeName)
+	if err != nil {
+		return nil, err
+	}
+	if err := tb.fabric.nl.LinkSetMaster(fp, fbr); err != nil {
+		return nil, err
+	}
+	if err := tb.fabric.nl.LinkSetUp(fp); err != nil {
+		return nil, err
+	}
+	up, err := s.nl.LinkByName(uplinkName)
+	if err != nil {
+		return nil, err
+	}
+	return up, s.nl.LinkSetUp(up)
+}
+
+// routeNodes makes every node reach the other nodes' addresses on the fabric, and every
+// pod of another node through that node, with a host route per pod (pod addresses need
+// not follow the nodes' ranges).
+func (tb *Testbed) routeNodes() error {
+	if tb.fabric == nil {
+		return nil
+	}
+	spec := tb.Spec
+	for i, s := range tb.nodes {
+		up, err := s.nl.LinkByName(uplinkName)
+		if err != nil {
+			return err
+		}
+		for j := range spec.Nodes {
+			if j == i {
+				continue
+			}
+			for _, f := range spec.Families {
+				via, _ := addressFor(spec.Nodes[j].IPs, f)
+				if err := addRoute(s, &netlink.Route{LinkIndex: up.Attrs().Index, Dst: hostNet(via), Scope: netlink.SCOPE_LINK}); err != nil {
+					return fmt.Errorf("node %s: %w", spec.Nodes[i].Name, err)
+				}
+			}
+		}
+		for _, p := range spec.Pods {
+			if p.Node == i || p.HostNetwork {
+				continue
+			}
+			for _, f := range spec.Families {
+				ip, _ := addressFor(p.IPs, f)
+				via, _ := addressFor(spec.Nodes[p.Node].IPs, f)
+				if err := addRoute(s, &netlink.Route{LinkIndex: up.Attrs().Index, Dst: hostNet(ip), Gw: via.AsSlice()}); err != nil {
+					return fmt.Errorf("node %s: %w", spec.Nodes[i].Name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func hostNet(ip netip.Addr) *net.IPNet { return prefixNet(netip.PrefixFrom(ip, ip.BitLen())) }
+
 func (tb *Testbed) buildPod(i int) error {
 	spec := tb.Spec
 	p := spec.Pods[i]
 	node := tb.nodes[p.Node]
+	n := &spec.Nodes[p.Node]
 	if p.HostNetwork {
 		tb.pods[i] = node
 		return nil
@@ -231,14 +310,12 @@ func (tb *Testbed) buildPod(i int) error {
 	if err != nil {
 		return err
 	}
+	// nodeSide is where the node reaches the pod: its veth (routed) or the bridge.
+	nodeSide := host
 	switch spec.Mode {
 	case Routed:
 		for _, f := range spec.Families {
-			if f == 4 {
-				if err := addAddr(node, host, gateway(Routed, p.Node, 4), 32); err != nil {
-					return err
-				}
-			} else if err := addAddr(node, host, routedGateway6, 64); err != nil {
+			if err := addAddr(node, host, linkGateway(f), linkGateway(f).BitLen()); err != nil {
 				return err
 			}
 		}
@@ -250,6 +327,7 @@ func (tb *Testbed) buildPod(i int) error {
 		if err := node.nl.LinkSetMaster(host, br); err != nil {
 			return err
 		}
+		nodeSide = br
 	}
 	if err := node.nl.LinkSetUp(host); err != nil {
 		return err
@@ -257,8 +335,10 @@ func (tb *Testbed) buildPod(i int) error {
 	for _, f := range spec.Families {
 		ip, _ := addressFor(p.IPs, f)
 		bits := ip.BitLen()
-		if spec.Mode == Bridged {
-			bits = podCIDR(p.Node, f).Bits()
+		// In bridged mode a pod inside the node's range is on the bridge's subnet, so pods
+		// of one node talk over the bridge (layer 2); any other pod is a host route.
+		if pr, ok := n.podPrefix(ip); ok && spec.Mode == Bridged {
+			bits = pr.Bits()
 		}
 		if err := addAddr(s, eth, ip, bits); err != nil {
 			return err
@@ -269,15 +349,20 @@ func (tb *Testbed) buildPod(i int) error {
 	}
 	for _, f := range spec.Families {
 		ip, _ := addressFor(p.IPs, f)
-		gw := gateway(spec.Mode, p.Node, f)
-		if spec.Mode == Routed {
-			// The node reaches the pod through its veth; the pod reaches everything
-			// through the gateway on the other end.
-			if err := addRoute(node, &netlink.Route{LinkIndex: host.Attrs().Index, Dst: prefixNet(netip.PrefixFrom(ip, ip.BitLen())), Scope: netlink.SCOPE_LINK}); err != nil {
+		gw := linkGateway(f)
+		pr, inRange := n.podPrefix(ip)
+		onSubnet := inRange && spec.Mode == Bridged
+		if onSubnet {
+			gw = bridgeGateway(pr)
+		} else {
+			// The node reaches the pod by a host route, from the node's own address (so
+			// hostNetwork pods are seen with it), and the pod reaches the gateway on link.
+			src, _ := addressFor(n.IPs, f)
+			if err := addRoute(node, &netlink.Route{LinkIndex: nodeSide.Attrs().Index, Dst: hostNet(ip), Scope: netlink.SCOPE_LINK, Src: src.AsSlice()}); err != nil {
 				return err
 			}
 			if f == 4 {
-				if err := addRoute(s, &netlink.Route{LinkIndex: eth.Attrs().Index, Dst: prefixNet(netip.PrefixFrom(gw, 32)), Scope: netlink.SCOPE_LINK}); err != nil {
+				if err := addRoute(s, &netlink.Route{LinkIndex: eth.Attrs().Index, Dst: hostNet(gw), Scope: netlink.SCOPE_LINK}); err != nil {
 					return err
 				}
 			}
