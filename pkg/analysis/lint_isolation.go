@@ -14,10 +14,15 @@ var directions = [...]policy.Direction{policy.Ingress, policy.Egress}
 // implies its namespace lacks a default-deny, so the namespace finding is the warning and
 // the pod findings are the detail (info).
 func (l *linter) isolation() {
+	// A namespace the input does not declare is located at its first pod, so that every
+	// finding points into a file (code scanning drops results without a location).
 	hasPods := map[string]bool{}
-	for _, pi := range l.e.Pods {
-		if !pi.HostNetwork {
+	firstPod := map[string]model.Ref{}
+	for i := range l.e.Pods {
+		pi := &l.e.Pods[i]
+		if !pi.HostNetwork && !hasPods[pi.Pod.Namespace] {
 			hasPods[pi.Pod.Namespace] = true
+			firstPod[pi.Pod.Namespace] = podRef(pi)
 		}
 	}
 	for _, ns := range l.c.Namespaces {
@@ -25,6 +30,10 @@ func (l *linter) isolation() {
 			continue
 		}
 		ref := model.Ref{Kind: model.KindNamespace, Name: ns.Name}
+		loc := ref
+		if _, declared := l.c.Sources[ref]; !declared {
+			loc = firstPod[ns.Name]
+		}
 		for _, d := range directions {
 			if l.defaultDeny(ns.Name, d) {
 				continue
@@ -33,7 +42,7 @@ func (l *linter) isolation() {
 			if d == policy.Egress {
 				rule, hint = RuleNoDefaultDenyEgress, fmt.Sprintf("add a NetworkPolicy in namespace %s with podSelector: {} and policyTypes: [Egress], and allow DNS and what else is needed", ns.Name)
 			}
-			l.report(rule, ref, "", fmt.Sprintf("namespace %s has pods but no default-deny policy for %s", ns.Name, d), hint)
+			l.reportLoc(rule, rule.Severity, ref, loc, "", fmt.Sprintf("namespace %s has pods but no default-deny policy for %s", ns.Name, d), hint)
 		}
 	}
 	for _, sub := range l.podSubjects() {

@@ -136,7 +136,7 @@ func Sarif(r *analysis.LintReport, opts LintOptions) *SarifLog {
 		if f.Field != "" {
 			fq += " " + f.Field
 		}
-		loc := SarifLocation{LogicalLocations: []SarifLogical{{Name: f.Object.Name, FullyQualifiedName: fq, Kind: "object"}}}
+		loc := SarifLocation{LogicalLocations: []SarifLogical{{Name: f.Object.Name, FullyQualifiedName: fq, Kind: "resource"}}}
 		if f.Location != nil {
 			loc.PhysicalLocation = &SarifPhysical{ArtifactLocation: SarifArtifact{URI: sarifURI(f.Location.File)}}
 			if opts.Line != nil {
