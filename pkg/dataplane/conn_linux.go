@@ -1,0 +1,240 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Conn is a kept netlink connection to nftables in one network namespace. It is not safe
+// for concurrent use.
+type Conn struct {
+	nft   *nftables.Conn
+	opts  []nftables.ConnOption
+	netns *os.File // nil for the current namespace
+	table string   // the table Uninstall deletes: the last one applied
+}
+
+// socketBuffer is the send and receive buffer forced on the netlink socket. A
+// transaction goes to the kernel in one message, which must fit the send buffer, and the
+// kernel acknowledges each of its parts, which must fit the receive buffer: 100,000
+// elements make a transaction of a few megabytes.
+const socketBuffer = 64 << 20
+
+// maxBatch is how many elements go in one set-element message; the netlink attribute
+// holding them is limited to 64 KiB.
+const maxBatch = 1000
+
+// Open connects to nftables in the network namespace at netnsPath (such as
+// /var/run/netns/NAME), or in the current one when netnsPath is "". It needs root
+// (CAP_NET_ADMIN).
+func Open(netnsPath string) (*Conn, error) {
+	c := &Conn{table: DefaultTableName}
+	c.opts = []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(forceBuffers)}
+	if netnsPath != "" {
+		f, err := os.Open(netnsPath)
+		if err != nil {
+			return nil, fmt.Errorf("open network namespace: %w", err)
+		}
+		c.netns = f
+		c.opts = append(c.opts, nftables.WithNetNSFd(int(f.Fd())))
+	}
+	nft, err := nftables.New(c.opts...)
+	if err != nil {
+		c.closeNetns()
+		return nil, fmt.Errorf("connect to nftables in %s (root needed): %w", nsName(netnsPath), err)
+	}
+	c.nft = nft
+	return c, nil
+}
+
+func nsName(path string) string {
+	if path == "" {
+		return "the current network namespace"
+	}
+	return path
+}
+
+// discard drops a half-queued transaction: google/nftables only forgets queued messages
+// when it sends them, so the connection is replaced.
+func (c *Conn) discard(err error) error {
+	c.nft.CloseLasting()
+	nft, derr := nftables.New(c.opts...)
+	if derr != nil {
+		return errors.Join(err, fmt.Errorf("reconnect: %w", derr))
+	}
+	c.nft = nft
+	return err
+}
+
+func forceBuffers(nl *netlink.Conn) error {
+	rc, err := nl.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		for _, opt := range []int{unix.SO_SNDBUFFORCE, unix.SO_RCVBUFFORCE} {
+			if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, socketBuffer); e != nil && serr == nil {
+				serr = fmt.Errorf("raise netlink socket buffers: %w", e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+func (c *Conn) closeNetns() {
+	if c.netns != nil {
+		c.netns.Close()
+		c.netns = nil
+	}
+}
+
+// Close closes the connection. The table stays.
+func (c *Conn) Close() error {
+	var err error
+	if c.nft != nil {
+		err = c.nft.CloseLasting()
+	}
+	c.closeNetns()
+	return err
+}
+
+func table(name string) *nftables.Table {
+	return &nftables.Table{Family: nftables.TableFamilyINet, Name: name}
+}
+
+// Apply replaces our table with the program in one atomic transaction: packets see the
+// old table or the new one, never a mix, and no other table is touched. Unless the
+// program keeps established connections, tracked connections it denies are then deleted
+// from conntrack, so their next packets meet the new policy.
+func (c *Conn) Apply(p *Program) error {
+	t := table(p.Table)
+	// Create-then-delete makes the delete succeed whether or not the table exists.
+	c.nft.AddTable(t)
+	c.nft.DelTable(t)
+	c.nft.AddTable(t)
+	chains := map[string]*nftables.Chain{}
+	// Chains first: verdict map elements jump to them.
+	for _, ch := range p.Chains {
+		chains[ch.Name] = c.nft.AddChain(nftChain(t, ch))
+	}
+	ids := map[string]uint32{}
+	for _, s := range p.Sets {
+		ns := nftSet(t, s)
+		if err := c.nft.AddSet(ns, nil); err != nil {
+			return c.discard(fmt.Errorf("set %s: %w", s.Name, err))
+		}
+		ids[s.Name] = ns.ID
+		if err := c.addElements(ns, nftElements(s, s.Elements)); err != nil {
+			return c.discard(err)
+		}
+	}
+	setID := func(name string) uint32 { return ids[name] }
+	for _, ch := range p.Chains {
+		for _, r := range ch.Rules {
+			c.nft.AddRule(nftRule(t, chains[ch.Name], r, setID))
+		}
+	}
+	if err := c.nft.Flush(); err != nil {
+		return fmt.Errorf("apply table inet %s: %w", p.Table, err)
+	}
+	c.table = p.Table
+	return c.afterChange(p)
+}
+
+func (c *Conn) addElements(s *nftables.Set, es []nftables.SetElement) error {
+	for len(es) > 0 {
+		n := min(len(es), maxBatch)
+		if err := c.nft.SetAddElements(s, es[:n]); err != nil {
+			return fmt.Errorf("set %s: %w", s.Name, err)
+		}
+		es = es[n:]
+	}
+	return nil
+}
+
+func (c *Conn) delElements(s *nftables.Set, es []nftables.SetElement) error {
+	for len(es) > 0 {
+		n := min(len(es), maxBatch)
+		if err := c.nft.SetDeleteElements(s, es[:n]); err != nil {
+			return fmt.Errorf("set %s: %w", s.Name, err)
+		}
+		es = es[n:]
+	}
+	return nil
+}
+
+// Uninstall deletes our table (the one last applied, else the default), and with it
+// everything netwarden put in the kernel. Nothing else is touched. Deleting a table that
+// is not there is not an error.
+func (c *Conn) Uninstall() error { return c.UninstallTable(c.table) }
+
+// UninstallTable deletes the named inet table, as Uninstall does.
+func (c *Conn) UninstallTable(name string) error {
+	t := table(name)
+	c.nft.AddTable(t)
+	c.nft.DelTable(t)
+	if err := c.nft.Flush(); err != nil {
+		return fmt.Errorf("delete table inet %s: %w", name, err)
+	}
+	return nil
+}
+
+// afterChange deletes the tracked connections the new program denies, unless it keeps
+// established connections.
+func (c *Conn) afterChange(p *Program) error {
+	if p.opts.KeepEstablished {
+		return nil
+	}
+	_, err := c.ForgetDenied(p)
+	return err
+}
+
+// Update moves the kernel from old (what was applied) to new. When their structure is
+// the same it changes only set elements, in one atomic transaction; otherwise, or when
+// the kernel's table turns out not to be old, it applies new whole.
+func (c *Conn) Update(old, new *Program) error {
+	d, ok := Diff(old, new)
+	if !ok {
+		return c.Apply(new)
+	}
+	if d.Empty() {
+		return nil
+	}
+	t := table(new.Table)
+	for _, name := range sortedKeys(d.Delete) {
+		s := new.Set(name)
+		if err := c.delElements(nftSet(t, s), nftElements(s, d.Delete[name])); err != nil {
+			return c.discard(err)
+		}
+	}
+	for _, name := range d.Refill {
+		s := new.Set(name)
+		ns := nftSet(t, s)
+		c.nft.FlushSet(ns)
+		if err := c.addElements(ns, nftElements(s, s.Elements)); err != nil {
+			return c.discard(err)
+		}
+	}
+	for _, name := range sortedKeys(d.Add) {
+		s := new.Set(name)
+		if err := c.addElements(nftSet(t, s), nftElements(s, d.Add[name])); err != nil {
+			return c.discard(err)
+		}
+	}
+	if err := c.nft.Flush(); err != nil {
+		// The kernel's table is not what old describes (changed behind our back, or an
+		// earlier update failed): replace it.
+		return c.Apply(new)
+	}
+	c.table = new.Table
+	return c.afterChange(new)
+}

@@ -1,0 +1,113 @@
+package dataplane
+
+import (
+	"net/netip"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/userdata"
+)
+
+// Turning a Program's sets, chains and rules into google/nftables objects.
+
+var keyTypes = map[KeyType]nftables.SetDatatype{
+	KeyAddr4:  nftables.TypeIPAddr,
+	KeyAddr6:  nftables.TypeIP6Addr,
+	KeyTuple4: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService),
+	KeyTuple6: nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeInetProto, nftables.TypeInetService),
+	KeyPair4:  nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr),
+	KeyPair6:  nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeIP6Addr),
+}
+
+func (k KeyType) concat() bool { return k >= KeyTuple4 }
+
+func nftSet(t *nftables.Table, s *Set) *nftables.Set {
+	ns := &nftables.Set{
+		Table:         t,
+		Name:          s.Name,
+		KeyType:       keyTypes[s.Key],
+		Interval:      s.Interval,
+		IsMap:         s.Map,
+		Concatenation: s.Key.concat(),
+		KeyByteOrder:  binaryutil.BigEndian,
+	}
+	if s.Map {
+		ns.DataType = nftables.TypeVerdict
+	}
+	return ns
+}
+
+// nftElements encodes elements for the kernel. Concatenated keys pad every field to 4
+// bytes. Interval sets hold each range as its first address and, flagged as an interval
+// end, the address after its last; like nft, a leading end at the zero address closes
+// the space below the first range.
+func nftElements(s *Set, es []Element) []nftables.SetElement {
+	var out []nftables.SetElement
+	if s.Interval {
+		for i, e := range es {
+			if i == 0 && e.Addr != zeroAddr(e.Addr) {
+				out = append(out, nftables.SetElement{Key: zeroAddr(e.Addr).AsSlice(), IntervalEnd: true})
+			}
+			out = append(out, nftables.SetElement{Key: e.Addr.AsSlice()})
+			if next := e.Last.Next(); next.IsValid() {
+				out = append(out, nftables.SetElement{Key: next.AsSlice(), IntervalEnd: true})
+			}
+		}
+		return out
+	}
+	for _, e := range es {
+		key := pad4(e.Addr.AsSlice())
+		switch s.Key {
+		case KeyTuple4, KeyTuple6:
+			key = append(key, byte(e.Proto), 0, 0, 0, byte(e.Port>>8), byte(e.Port), 0, 0)
+		case KeyPair4, KeyPair6:
+			key = append(key, pad4(e.Dst.AsSlice())...)
+		}
+		el := nftables.SetElement{Key: key}
+		if s.Map {
+			el.VerdictData = verdictExpr(e.Verdict)
+		}
+		out = append(out, el)
+	}
+	return out
+}
+
+func zeroAddr(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return netip.IPv6Unspecified()
+}
+
+func pad4(b []byte) []byte {
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+var hooks = map[Hook]*nftables.ChainHook{
+	HookForward: nftables.ChainHookForward,
+	HookInput:   nftables.ChainHookInput,
+	HookOutput:  nftables.ChainHookOutput,
+}
+
+func nftChain(t *nftables.Table, c *Chain) *nftables.Chain {
+	nc := &nftables.Chain{Table: t, Name: c.Name}
+	if c.Hook != "" {
+		accept := nftables.ChainPolicyAccept
+		nc.Type = nftables.ChainTypeFilter
+		nc.Hooknum = hooks[c.Hook]
+		nc.Priority = nftables.ChainPriorityFilter
+		nc.Policy = &accept
+	}
+	return nc
+}
+
+func nftRule(t *nftables.Table, c *nftables.Chain, r Rule, setID func(string) uint32) *nftables.Rule {
+	nr := &nftables.Rule{Table: t, Chain: c, Exprs: r.exprs(setID)}
+	if r.comment != "" {
+		nr.UserData = userdata.AppendString(nil, userdata.TypeComment, r.comment)
+	}
+	return nr
+}

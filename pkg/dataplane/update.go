@@ -1,0 +1,99 @@
+package dataplane
+
+import (
+	"sort"
+	"strings"
+)
+
+// Delta turns one program into another of the same structure by changing set elements
+// only: what pods coming and going (on this node or any other) amount to.
+type Delta struct {
+	// Delete and Add are elements of hash sets and verdict maps, by set name. Deletes go
+	// first, so a map element whose verdict changed is replaced.
+	Delete map[string][]Element
+	Add    map[string][]Element
+	// Refill names interval sets whose contents changed; they are flushed and filled
+	// anew (deleting single ranges would need their neighbours' boundaries).
+	Refill []string
+}
+
+// Empty reports whether the delta changes nothing.
+func (d Delta) Empty() bool { return len(d.Delete)+len(d.Add)+len(d.Refill) == 0 }
+
+// Diff returns the element changes from old to new, or ok false when their structure
+// differs (table, set types, chains or rules) and only Apply can get from one to the
+// other.
+func Diff(old, new *Program) (d Delta, ok bool) {
+	if old == nil || new == nil || old.shape() != new.shape() {
+		return Delta{}, false
+	}
+	d = Delta{Delete: map[string][]Element{}, Add: map[string][]Element{}}
+	for i, ns := range new.Sets {
+		was := old.Sets[i] // same shape: same sets in the same order
+		if ns.Interval {
+			if !equalElements(was.Elements, ns.Elements) {
+				d.Refill = append(d.Refill, ns.Name)
+			}
+			continue
+		}
+		if del := minus(was.Elements, ns.Elements); len(del) > 0 {
+			d.Delete[ns.Name] = del
+		}
+		if add := minus(ns.Elements, was.Elements); len(add) > 0 {
+			d.Add[ns.Name] = add
+		}
+	}
+	return d, true
+}
+
+func equalElements(a, b []Element) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// minus returns the elements of a not in b.
+func minus(a, b []Element) []Element {
+	in := make(map[Element]bool, len(b))
+	for _, e := range b {
+		in[e] = true
+	}
+	var out []Element
+	for _, e := range a {
+		if !in[e] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// shape is the program without set elements: equal shapes differ in elements only.
+func (p *Program) shape() string {
+	var b strings.Builder
+	b.WriteString(p.Table + "\n")
+	for _, s := range p.Sets {
+		empty := *s
+		empty.Elements = nil
+		empty.write(&b)
+	}
+	for _, c := range p.Chains {
+		c.write(&b)
+	}
+	return b.String()
+}
+
+// sortedKeys returns a map's keys in order, so transactions are built deterministically.
+func sortedKeys(m map[string][]Element) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
