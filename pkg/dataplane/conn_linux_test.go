@@ -286,7 +286,7 @@ func TestApplyForgetsDeniedConnections(t *testing.T) {
 	defer ct.Close()
 	backend, analytics, db := netip.MustParseAddr("10.0.1.10"), netip.MustParseAddr("10.0.2.10"), netip.MustParseAddr("10.0.1.20")
 	flows := map[string]conntrack.Flow{
-		"backend to db on 5432, allowed": conntrack.NewFlow(6, conntrack.StatusConfirmed|conntrack.StatusAssured, backend, db, 40000, 5432, 120, 0),
+		"backend to db on 5432, allowed":  conntrack.NewFlow(6, conntrack.StatusConfirmed|conntrack.StatusAssured, backend, db, 40000, 5432, 120, 0),
 		"analytics to db on 5432, denied": conntrack.NewFlow(6, conntrack.StatusConfirmed|conntrack.StatusAssured, analytics, db, 40001, 5432, 120, 0),
 		"analytics to backend, allowed":   conntrack.NewFlow(17, 0, analytics, backend, 40002, 8080, 120, 0),
 	}
