@@ -296,6 +296,35 @@ func TestClassMatrixEqualsPodByPod(t *testing.T) {
 			}
 			classesSeen += cm.Classes.Len()
 			podsSeen += len(e.Pods)
+
+			// Showing one namespace (-n) shows that part of the full matrix.
+			var shown []int32
+			in := map[string]bool{}
+			for i, p := range e.Pods {
+				if p.Pod.Namespace == "alpha" {
+					shown = append(shown, int32(i))
+					in[p.Key] = true
+				}
+			}
+			opts.Pods = append([]int32{}, shown...)
+			part := analysis.ComputeClassMatrix(e, opts).Matrix()
+			wantPart := &analysis.Matrix{Ports: want.Ports, Pods: []string{}, Results: []analysis.Result{}}
+			for _, p := range want.Pods {
+				if in[p] {
+					wantPart.Pods = append(wantPart.Pods, p)
+				}
+			}
+			for _, r := range want.Results {
+				if in[r.From] && in[r.To] {
+					wantPart.Results = append(wantPart.Results, r)
+				}
+			}
+			if !reflect.DeepEqual(part, wantPart) {
+				t.Fatalf("seed %d, %s: the matrix of namespace alpha is not that part of the whole", seed, name)
+			}
+			if pb := analysis.ComputeMatrixPodByPod(e, opts); !reflect.DeepEqual(pb, wantPart) {
+				t.Fatalf("seed %d, %s: pod by pod, the matrix of namespace alpha is not that part of the whole", seed, name)
+			}
 		}
 	}
 	t.Logf("%d random clusters: %d pods in %d classes", seeds, podsSeen/2, classesSeen/2)

@@ -38,6 +38,9 @@ type MatrixOptions struct {
 	// Ports, when set, are probed on every destination. Otherwise each destination is
 	// probed on the ports it declares (DestinationPorts).
 	Ports []policy.Port
+	// Pods, when not nil, are the pods shown (as sources and destinations), in order;
+	// verdicts still consider every pod of the engine. netwarden -n sets it.
+	Pods []int32
 	// Workers bounds the goroutines deciding class pairs; 0 means GOMAXPROCS.
 	Workers int
 	// Progress, when set, is called from time to time with the work done so far and the
@@ -120,25 +123,38 @@ func ComputeMatrix(e *policy.Engine, opts MatrixOptions) *Matrix {
 // ComputeMatrixPodByPod decides every ordered pod pair on every probed port one by one. It
 // is the reference ComputeMatrix is tested and benchmarked against.
 func ComputeMatrixPodByPod(e *policy.Engine, opts MatrixOptions) *Matrix {
-	m := &Matrix{Ports: []string{}, Pods: make([]string, len(e.Pods)), Results: []Result{}}
-	for i, p := range e.Pods {
-		m.Pods[i] = p.Key
+	shown := shownPods(e, opts)
+	m := &Matrix{Ports: []string{}, Pods: make([]string, len(shown)), Results: []Result{}}
+	for i, p := range shown {
+		m.Pods[i] = e.Pods[p].Key
 	}
 	perDst, all := probePlan(e, opts)
 	for _, pt := range all {
 		m.Ports = append(m.Ports, pt.String())
 	}
-	for a := range e.Pods {
-		for b := range e.Pods {
-			src, dst := e.PodPair(int32(a), int32(b))
+	for _, a := range shown {
+		for _, b := range shown {
+			src, dst := e.PodPair(a, b)
 			for _, pt := range perDst[b] {
 				v := e.Decide(src, dst, pt)
-				m.Results = append(m.Results, Result{From: m.Pods[a], To: m.Pods[b], Port: pt.String(),
+				m.Results = append(m.Results, Result{From: e.Pods[a].Key, To: e.Pods[b].Key, Port: pt.String(),
 					Allowed: v.Allowed, Egress: v.Egress.Allowed, Ingress: v.Ingress.Allowed})
 			}
 		}
 	}
 	return m
+}
+
+// shownPods is opts.Pods, or every pod.
+func shownPods(e *policy.Engine, opts MatrixOptions) []int32 {
+	if opts.Pods != nil {
+		return opts.Pods
+	}
+	all := make([]int32, len(e.Pods))
+	for i := range all {
+		all[i] = int32(i)
+	}
+	return all
 }
 
 // Cell bits: one byte per (source class, destination class, probed port).
@@ -159,6 +175,7 @@ type ClassMatrix struct {
 	Ports []policy.Port
 
 	portNames []string
+	shown     []int32
 	// dstPorts[c] are the ports (indices into Ports) members of class c are probed on,
 	// in probe order.
 	dstPorts [][]int32
@@ -170,7 +187,7 @@ type ClassMatrix struct {
 func ComputeClassMatrix(e *policy.Engine, opts MatrixOptions) *ClassMatrix {
 	cls, features := classify(e, ClassOptions{DeclaredPorts: len(opts.Ports) == 0})
 	perDst, all := probePlan(e, opts)
-	m := &ClassMatrix{Engine: e, Classes: cls, Ports: all}
+	m := &ClassMatrix{Engine: e, Classes: cls, Ports: all, shown: shownPods(e, opts)}
 	portIndex := make(map[policy.Port]int32, len(all))
 	for i, pt := range all {
 		portIndex[pt] = int32(i)
@@ -225,20 +242,20 @@ func (m *ClassMatrix) Verdict(a, b int32, k int) (allowed, egress, ingress bool)
 // ResultCount is the number of results the expanded matrix has.
 func (m *ClassMatrix) ResultCount() int {
 	perSrc := 0
-	for _, c := range m.Classes.Of {
-		perSrc += len(m.dstPorts[c])
+	for _, b := range m.shown {
+		perSrc += len(m.dstPorts[m.Classes.Of[b]])
 	}
-	return perSrc * len(m.Classes.Of)
+	return perSrc * len(m.shown)
 }
 
 // Each calls fn for every result in matrix order (sources, then destinations, in pod
 // order, then probed ports), stopping early when fn returns false.
 func (m *ClassMatrix) Each(fn func(Result) bool) {
 	pods := m.Engine.Pods
-	for a := range pods {
-		for b := range pods {
+	for _, a := range m.shown {
+		for _, b := range m.shown {
 			for k, pi := range m.dstPorts[m.Classes.Of[b]] {
-				c := m.cell(int32(a), int32(b), k)
+				c := m.cell(a, b, k)
 				if !fn(Result{From: pods[a].Key, To: pods[b].Key, Port: m.portNames[pi],
 					Allowed: c&cellAllowed != 0, Egress: c&cellEgress != 0, Ingress: c&cellIngress != 0}) {
 					return
@@ -250,10 +267,10 @@ func (m *ClassMatrix) Each(fn func(Result) bool) {
 
 // Matrix expands the class matrix to every pod pair.
 func (m *ClassMatrix) Matrix() *Matrix {
-	out := &Matrix{Ports: append([]string{}, m.portNames...), Pods: make([]string, len(m.Engine.Pods)),
+	out := &Matrix{Ports: append([]string{}, m.portNames...), Pods: make([]string, len(m.shown)),
 		Results: make([]Result, 0, m.ResultCount())}
-	for i, p := range m.Engine.Pods {
-		out.Pods[i] = p.Key
+	for i, p := range m.shown {
+		out.Pods[i] = m.Engine.Pods[p].Key
 	}
 	m.Each(func(r Result) bool {
 		out.Results = append(out.Results, r)

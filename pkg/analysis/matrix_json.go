@@ -22,9 +22,9 @@ func (m *ClassMatrix) WriteJSON(w io.Writer) error {
 		}
 		return out, nil
 	}
-	keys := make([]string, len(m.Engine.Pods))
-	for i, p := range m.Engine.Pods {
-		keys[i] = p.Key
+	keys := make([]string, len(m.shown))
+	for i, p := range m.shown {
+		keys[i] = m.Engine.Pods[p].Key
 	}
 	pods, err := quote(keys)
 	if err != nil {
@@ -65,8 +65,8 @@ func (m *ClassMatrix) WriteJSON(w io.Writer) error {
 	wrote := false
 	for a := range pods {
 		for b := range pods {
-			for k, pi := range m.dstPorts[m.Classes.Of[b]] {
-				c := m.cell(int32(a), int32(b), k)
+			for k, pi := range m.dstPorts[m.Classes.Of[m.shown[b]]] {
+				c := m.cell(m.shown[a], m.shown[b], k)
 				if wrote {
 					bw.WriteByte(',')
 				}
