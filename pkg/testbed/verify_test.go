@@ -3,9 +3,9 @@ package testbed
 import (
 	"context"
 	"os"
-	"slices"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/netwarden/netwarden/pkg/loader"
