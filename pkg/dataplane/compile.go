@@ -128,6 +128,10 @@ func pairKey(fam Family) KeyType {
 	return KeyPair4
 }
 
+// ICMPv6 router and neighbor discovery (types 133 to 136) is how IPv6 hosts find their
+// neighbors and gateway: below policy, as ARP is for IPv4.
+const ndFirst, ndLast = 133, 136
+
 // baseChains hook the dispatch into the packet path. Conntrack comes first, so only the
 // first packet of a connection meets the policy. A forwarded packet is checked for
 // egress at its source pod, then ingress at its destination pod; a packet to the node
@@ -135,6 +139,7 @@ func pairKey(fam Family) KeyType {
 // packets are dropped on the forward path only: the node's own traffic is not ours.
 func (c *compiler) baseChains() []*Chain {
 	established := rule().ctState(ctEstablished | ctRelated).accept()
+	nd := rule().icmpv6Type(ndFirst, ndLast).accept()
 	dispatch := func(d policy.Direction) []Rule {
 		f := Saddr
 		if d == policy.Ingress {
@@ -152,13 +157,14 @@ func (c *compiler) baseChains() []*Chain {
 	}
 	forward := &Chain{Name: "forward", Hook: HookForward, Rules: []Rule{
 		established,
+		nd,
 		rule().ctState(ctInvalid).drop(),
 	}}
 	forward.Rules = append(forward.Rules, self...)
 	forward.Rules = append(forward.Rules, dispatch(policy.Egress)...)
 	forward.Rules = append(forward.Rules, dispatch(policy.Ingress)...)
-	input := &Chain{Name: "input", Hook: HookInput, Rules: append([]Rule{established}, dispatch(policy.Egress)...)}
-	output := &Chain{Name: "output", Hook: HookOutput, Rules: append([]Rule{established}, dispatch(policy.Ingress)...)}
+	input := &Chain{Name: "input", Hook: HookInput, Rules: append([]Rule{established, nd}, dispatch(policy.Egress)...)}
+	output := &Chain{Name: "output", Hook: HookOutput, Rules: append([]Rule{established, nd}, dispatch(policy.Ingress)...)}
 	return []*Chain{forward, input, output}
 }
 

@@ -180,6 +180,9 @@ func (ev *evaluator) matches(r Rule, k packet) bool {
 			if m.fam != fam || !ev.sets[m.set].has(Element{Addr: k.src, Dst: k.dst}) {
 				return false
 			}
+		case icmpv6TypeMatch:
+			// Neighbor discovery is not a connection; what policies decide never is.
+			return false
 		default:
 			return false
 		}

@@ -26,6 +26,8 @@ func (r Rule) exprs(setID func(string) uint32) []expr.Any {
 			x.tupleInSet(m)
 		case pairMatch:
 			x.pairInSet(m)
+		case icmpv6TypeMatch:
+			x.icmpv6Type(m)
 		default:
 			panic("dataplane: match without expressions: " + m.text())
 		}
@@ -72,18 +74,24 @@ func (x *exprBuf) cmpEq(reg uint32, data []byte) {
 	x.add(&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: data})
 }
 
-// loadAddr loads the packet's address into reg, after the nfproto check nft adds for
-// ip/ip6 matches in an inet table.
-func (x *exprBuf) loadAddr(f Field, fam Family, reg uint32) {
-	if x.nfproto != fam {
-		proto := byte(unix.NFPROTO_IPV4)
-		if fam == IPv6 {
-			proto = unix.NFPROTO_IPV6
-		}
-		x.add(&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1})
-		x.cmpEq(1, []byte{proto})
-		x.nfproto = fam
+// family checks the network protocol, as nft does before ip, ip6 and icmpv6 matches in
+// an inet table (once per rule).
+func (x *exprBuf) family(fam Family) {
+	if x.nfproto == fam {
+		return
 	}
+	proto := byte(unix.NFPROTO_IPV4)
+	if fam == IPv6 {
+		proto = unix.NFPROTO_IPV6
+	}
+	x.add(&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1})
+	x.cmpEq(1, []byte{proto})
+	x.nfproto = fam
+}
+
+// loadAddr loads the packet's address into reg.
+func (x *exprBuf) loadAddr(f Field, fam Family, reg uint32) {
+	x.family(fam)
 	off, n := uint32(12), uint32(4) // IPv4 source address
 	if fam == IPv6 {
 		off, n = 8, 16
@@ -170,4 +178,20 @@ func (x *exprBuf) pairInSet(m pairMatch) {
 	x.loadAddr(Saddr, m.fam, 1)
 	x.loadAddr(Daddr, m.fam, concatReg(words))
 	x.add(&expr.Lookup{SourceRegister: 1, SetName: m.set, SetID: x.setID(m.set)})
+}
+
+// icmpv6 type 133-136
+func (x *exprBuf) icmpv6Type(m icmpv6TypeMatch) {
+	x.family(IPv6)
+	x.loadL4Proto(1)
+	x.cmpEq(1, []byte{unix.IPPROTO_ICMPV6})
+	x.add(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1})
+	if m.lo == m.hi {
+		x.cmpEq(1, []byte{m.lo})
+		return
+	}
+	x.add(
+		&expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: []byte{m.lo}},
+		&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: []byte{m.hi}},
+	)
 }

@@ -126,6 +126,9 @@ func (r Rule) tuple(f Field, fam Family, set string) Rule {
 	return r.with(tupleMatch{f, fam, set})
 }
 
+// icmpv6Type matches ICMPv6 messages of types lo to hi.
+func (r Rule) icmpv6Type(lo, hi uint8) Rule { return r.with(icmpv6TypeMatch{lo, hi}) }
+
 // pair matches when (saddr . daddr) is in the named set.
 func (r Rule) pair(fam Family, set string) Rule { return r.with(pairMatch{fam, set}) }
 
@@ -182,8 +185,8 @@ func cleanComment(s string) string {
 	return s
 }
 
-// match is one condition of a rule: ctStateMatch, addrMatch, portMatch, tupleMatch or
-// pairMatch.
+// match is one condition of a rule: ctStateMatch, addrMatch, portMatch, tupleMatch,
+// pairMatch or icmpv6TypeMatch.
 type match interface {
 	text() string
 }
@@ -295,4 +298,15 @@ type pairMatch struct {
 
 func (m pairMatch) text() string {
 	return addrText(Saddr, m.fam) + " . " + addrText(Daddr, m.fam) + " @" + m.set
+}
+
+// --- ICMPv6 type range ---
+
+type icmpv6TypeMatch struct{ lo, hi uint8 }
+
+func (m icmpv6TypeMatch) text() string {
+	if m.lo == m.hi {
+		return "icmpv6 type " + strconv.Itoa(int(m.lo))
+	}
+	return "icmpv6 type " + strconv.Itoa(int(m.lo)) + "-" + strconv.Itoa(int(m.hi))
 }
