@@ -63,7 +63,7 @@ func allowFromWeb(name string, ports ...int32) *networkingv1.NetworkPolicy {
 	}
 	for _, p := range ports {
 		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{
-			From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}},
+			From:  []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}},
 			Ports: []networkingv1.NetworkPolicyPort{{Port: ptrIntStr(p)}},
 		})
 	}

@@ -57,8 +57,13 @@ func (f *fakeDataplane) Program(e *policy.Engine, local []int32, full bool) (Pro
 	return ProgramStats{SetElements: len(e.Pods)}, nil
 }
 
-func (f *fakeDataplane) Uninstall() error { f.mu.Lock(); f.uninstalled = true; f.mu.Unlock(); return nil }
-func (f *fakeDataplane) Close() error     { return nil }
+func (f *fakeDataplane) Uninstall() error {
+	f.mu.Lock()
+	f.uninstalled = true
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeDataplane) Close() error { return nil }
 
 func (f *fakeDataplane) setErr(err error) { f.mu.Lock(); f.err = err; f.mu.Unlock() }
 
