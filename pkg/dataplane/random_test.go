@@ -102,8 +102,12 @@ func randomCluster(r *rand.Rand) string {
 		}
 		return fmt.Sprintf("{ipBlock: {cidr: '%s'}}", c)
 	}
-	labelSel := func() string { return pick("{}", "{matchLabels: {app: a}}", "{matchLabels: {app: b}}", "{matchLabels: {tier: front}}") }
-	nsSel := func() string { return pick("{}", "{matchLabels: {team: red}}", "{matchLabels: {kubernetes.io/metadata.name: ns1}}") }
+	labelSel := func() string {
+		return pick("{}", "{matchLabels: {app: a}}", "{matchLabels: {app: b}}", "{matchLabels: {tier: front}}")
+	}
+	nsSel := func() string {
+		return pick("{}", "{matchLabels: {team: red}}", "{matchLabels: {kubernetes.io/metadata.name: ns1}}")
+	}
 
 	npPeer := func() string {
 		switch r.IntN(4) {
@@ -167,7 +171,9 @@ func randomCluster(r *rand.Rand) string {
 		return fmt.Sprintf("{networks: ['%s', '%s']}", cidr(), cidr())
 	}
 	// Named ports are for pod peers only (validation refuses them with nodes or networks).
-	podPeer := func(peer string) bool { return !strings.HasPrefix(peer, "{nodes") && !strings.HasPrefix(peer, "{networks") }
+	podPeer := func(peer string) bool {
+		return !strings.HasPrefix(peer, "{nodes") && !strings.HasPrefix(peer, "{networks")
+	}
 	anpPorts := func(peer string) string {
 		if chance(0.4) {
 			return ""
