@@ -106,13 +106,43 @@ type GraphPolicy struct {
 	Priority   *int32
 	Directions string
 	Protects   []GraphEnd
+	// OwnNamespace: a NetworkPolicy that selects every group of its namespace (a default
+	// deny, say). Pictures say so on the policy rather than link it to the box it sits in.
+	OwnNamespace bool
 }
 
-// GraphOptions bound a picture.
+// Blocked says which blocked edges a picture draws.
+type Blocked string
+
+const (
+	// BlockedAuto draws blocked edges while the picture has at most AutoEdgeLimit edges
+	// with them, and leaves them all out (with a note) past it: in a cluster with default
+	// deny everywhere, nearly every pair is blocked, and the allowed edges are the news.
+	BlockedAuto Blocked = "auto"
+	BlockedAll  Blocked = "all"
+	BlockedNone Blocked = "none"
+)
+
+// BlockedValues are the accepted --blocked values.
+var BlockedValues = []string{string(BlockedAuto), string(BlockedAll), string(BlockedNone)}
+
+// AutoEdgeLimit is the most edges BlockedAuto draws blocked edges in.
+const AutoEdgeLimit = 80
+
+// ParseBlocked reads a --blocked value.
+func ParseBlocked(s string) (Blocked, error) {
+	for _, v := range BlockedValues {
+		if strings.EqualFold(s, v) {
+			return Blocked(v), nil
+		}
+	}
+	return "", fmt.Errorf("unknown --blocked value %q (want one of: %s)", s, strings.Join(BlockedValues, ", "))
+}
+
+// GraphOptions tune a picture.
 type GraphOptions struct {
-	// MaxEdges caps the edges drawn (0: 400). Past it, blocked edges are left out first,
-	// and a note says so.
-	MaxEdges int
+	// Blocked chooses the blocked edges drawn ("": BlockedAuto).
+	Blocked Blocked
 }
 
 // pairSummary is how one ordered group pair reads in a picture.
@@ -126,9 +156,6 @@ func (s pairSummary) fullDenied() bool  { return len(s.allowed) == 0 && len(s.mi
 
 // BuildGraph reduces the verdicts between groups to a picture.
 func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
-	if opts.MaxEdges <= 0 {
-		opts.MaxEdges = 400
-	}
 	e, groups := v.Engine, v.Grouping.Groups
 	g := &Graph{By: v.Grouping.By, Nodes: make([]GraphNode, len(groups))}
 	nsIndex := map[string]int{}
@@ -279,17 +306,23 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 	}
 	sort.SliceStable(g.Edges, func(i, j int) bool { return edgeLess(g.Edges[i], g.Edges[j]) })
 
-	if over := len(g.Edges) - opts.MaxEdges; over > 0 {
+	if opts.Blocked == BlockedNone || (opts.Blocked != BlockedAll && len(g.Edges) > AutoEdgeLimit) {
 		kept, dropped := g.Edges[:0], 0
 		for _, ed := range g.Edges {
-			if ed.State == CellDenied && dropped < over {
+			if ed.State == CellDenied {
 				dropped++
 				continue
 			}
 			kept = append(kept, ed)
 		}
 		g.Edges = kept
-		g.Notes = append(g.Notes, fmt.Sprintf("%d blocked edges are not drawn, to keep the picture under %d edges; the matrix lists them", dropped, opts.MaxEdges))
+		if dropped > 0 {
+			why := "as asked"
+			if opts.Blocked != BlockedNone {
+				why = fmt.Sprintf("the picture would have more than %d edges", AutoEdgeLimit)
+			}
+			g.Notes = append(g.Notes, fmt.Sprintf("%d blocked edges are not drawn (%s): a group with a thick border accepts only the edges drawn into it; the matrix lists every pair", dropped, why))
+		}
 	}
 	if undrawn > 0 {
 		g.Notes = append(g.Notes, fmt.Sprintf("%d of %d %s pairs are not drawn: no policy restricts them, so they are allowed", undrawn, pairs, unitName(g.By)))
@@ -405,7 +438,10 @@ func (g *Graph) addPolicies(e *policy.Engine, gr *Grouping, nsIndex map[string]i
 					gp.Protects = append(gp.Protects, GraphEnd{Index: gi})
 				}
 			}
-			if all {
+			switch {
+			case all && ni == gp.Namespace:
+				gp.OwnNamespace = true
+			case all:
 				gp.Protects = append(gp.Protects, GraphEnd{Namespace: true, Index: ni})
 			}
 		}

@@ -375,6 +375,9 @@ func graphText(g *analysis.Graph) []string {
 		for _, x := range p.Protects {
 			to = append(to, end(x))
 		}
+		if p.OwnNamespace {
+			to = append(to, "its namespace")
+		}
 		out = append(out, p.Ref+" ("+p.Directions+") protects "+strings.Join(to, ", "))
 	}
 	return out
@@ -455,14 +458,14 @@ spec:
 		{"without policies nothing is drawn and a note says all traffic is allowed", twoNamespaces, nil,
 			[]string{"12 of 12 workload pairs are not drawn: no policy restricts them, so they are allowed"}},
 		{"a namespace blocked to every other namespace is one edge between the namespaces", twoNamespaces + denyB,
-			[]string{"within ns b: all traffic between its pods is blocked", "ns a -> ns b: blocked", "NetworkPolicy b/deny (ingress) protects ns b"}, nil},
+			[]string{"within ns b: all traffic between its pods is blocked", "ns a -> ns b: blocked", "NetworkPolicy b/deny (ingress) protects its namespace"}, nil},
 		{"traffic inside a namespace that collapses becomes a note on the namespace", twoNamespaces + sameNS,
-			[]string{"within ns b: its pods may all reach each other on 80/TCP", "ns a -> ns b: blocked", "NetworkPolicy b/same (ingress) protects ns b"}, nil},
+			[]string{"within ns b: its pods may all reach each other on 80/TCP", "ns a -> ns b: blocked", "NetworkPolicy b/same (ingress) protects its namespace"}, nil},
 		{"a policy selecting one group links to that group; unrestricted pairs are left out", twoNamespaces + onlyB1,
 			[]string{"a/a1 -> b/b1: 80/TCP", "a/a2 -> b/b1: blocked", "b/b2 -> b/b1: blocked", "NetworkPolicy b/b1-from-a1 (ingress) protects b/b1"},
 			[]string{"9 of 12 workload pairs are not drawn: no policy restricts them, so they are allowed"}},
 		{"a rule allowing everything restricts nothing and draws nothing", twoNamespaces + allowAll,
-			[]string{"NetworkPolicy b/allow-all (ingress) protects ns b"}, nil},
+			[]string{"NetworkPolicy b/allow-all (ingress) protects its namespace"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -502,18 +505,51 @@ func TestGraphOnShop(t *testing.T) {
 			t.Errorf("graph lacks %q:\n%s", want, got)
 		}
 	}
-	// Bounding: past MaxEdges, blocked edges go first and a note says how many.
-	small := analysis.BuildGraph(analysis.DecideGroups(e, analysis.NewGrouping(e, analysis.ByWorkloads), analysis.MatrixOptions{}), analysis.GraphOptions{MaxEdges: 5})
-	blocked := 0
-	for _, ed := range small.Edges {
-		if ed.State == analysis.CellDenied {
-			blocked++
+	// Blocked edges: all, none, or (auto) only while the picture stays small.
+	for _, tc := range []struct {
+		mode        analysis.Blocked
+		wantBlocked bool
+		wantNote    bool
+	}{{analysis.BlockedAll, true, false}, {analysis.BlockedAuto, true, false}, {analysis.BlockedNone, false, true}} {
+		gg := analysis.BuildGraph(analysis.DecideGroups(e, analysis.NewGrouping(e, analysis.ByWorkloads), analysis.MatrixOptions{}), analysis.GraphOptions{Blocked: tc.mode})
+		blocked := 0
+		for _, ed := range gg.Edges {
+			if ed.State == analysis.CellDenied {
+				blocked++
+			}
+		}
+		note := strings.Contains(strings.Join(gg.Notes, "\n"), "blocked edges are not drawn")
+		if (blocked > 0) != tc.wantBlocked || note != tc.wantNote {
+			t.Errorf("--blocked %s: %d blocked edges, note %v; want blocked %v, note %v", tc.mode, blocked, note, tc.wantBlocked, tc.wantNote)
 		}
 	}
-	if len(small.Edges) > 5 && blocked > 0 {
-		t.Errorf("MaxEdges 5: %d edges, %d blocked", len(small.Edges), blocked)
+}
+
+// A ring where each pod admits only the next one: past AutoEdgeLimit, auto leaves the
+// blocked edges out and keeps every allowed one.
+func TestGraphAutoLeavesBlockedEdgesOutPastTheLimit(t *testing.T) {
+	var b strings.Builder
+	const n = 10
+	for i := range n {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p%d, namespace: a, labels: {app: p%d}}\nspec: {containers: [{name: c, image: i, ports: [{containerPort: 80}]}]}\n", i, i)
+		fmt.Fprintf(&b, "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p%d, namespace: a}\nspec:\n  podSelector: {matchLabels: {app: p%d}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: p%d}}}]}]\n", i, i, (i+1)%n)
 	}
-	if !strings.Contains(strings.Join(small.Notes, "\n"), "blocked edges are not drawn") {
-		t.Errorf("MaxEdges 5: no note on dropped edges: %q", small.Notes)
+	e := loadDir(t, writeCluster(t, b.String()))
+	v := analysis.DecideGroups(e, analysis.NewGrouping(e, analysis.ByWorkloads), analysis.MatrixOptions{})
+	all := analysis.BuildGraph(v, analysis.GraphOptions{Blocked: analysis.BlockedAll})
+	auto := analysis.BuildGraph(v, analysis.GraphOptions{})
+	if len(all.Edges) != n*(n-1) {
+		t.Fatalf("all: %d edges, want %d", len(all.Edges), n*(n-1))
+	}
+	if len(auto.Edges) != n {
+		t.Errorf("auto: %d edges, want the %d allowed ones", len(auto.Edges), n)
+	}
+	for _, ed := range auto.Edges {
+		if ed.State != analysis.CellAllowed {
+			t.Errorf("auto kept a %s edge", ed.State)
+		}
+	}
+	if !strings.Contains(strings.Join(auto.Notes, "\n"), fmt.Sprintf("%d blocked edges are not drawn (the picture would have more than %d edges)", n*(n-2), analysis.AutoEdgeLimit)) {
+		t.Errorf("auto notes %q lack the count of left-out edges", auto.Notes)
 	}
 }
