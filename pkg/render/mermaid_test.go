@@ -71,11 +71,11 @@ func TestMermaidSeedReadsLikeTheHandDrawnPicture(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		`subgraph ns0["namespace default"]`,
-		`n1 -->|"5432/TCP"| n2`,   // backend -> db, solid, with its port
-		`n0 -.->|"blocked"| n2`,   // analytics -> db, dashed
-		`n3 -.->|"blocked"| n2`,   // logging -> db
-		`p0 ---|"ingress"| n2`,    // the policy protecting db
-		`class n2 protected`,      // db is isolated
+		`n1 -->|"5432/TCP"| n2`, // backend -> db, solid, with its port
+		`n0 -.->|"blocked"| n2`, // analytics -> db, dashed
+		`n3 -.->|"blocked"| n2`, // logging -> db
+		`p0 ---|"ingress"| n2`,  // the policy protecting db
+		`class n2 protected`,    // db is isolated
 		`9 of 12 workload pairs are not drawn`,
 	} {
 		if !strings.Contains(out, want) {
