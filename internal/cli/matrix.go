@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/netwarden/netwarden/internal/progress"
 	"github.com/netwarden/netwarden/pkg/analysis"
 	"github.com/netwarden/netwarden/pkg/render"
 )
@@ -37,8 +38,18 @@ destinations; "." is allowed, "X" denied, "-" not probed.`,
 			if err != nil {
 				return err
 			}
-			m := analysis.ComputeMatrix(e, analysis.MatrixOptions{Ports: pts})
-			return render.Matrix(cmd.OutOrStdout(), m, output)
+			shown, err := in.shownPods(e)
+			if err != nil {
+				return err
+			}
+			p := progress.Start(cmd.ErrOrStderr(), "deciding")
+			cm := analysis.ComputeClassMatrix(e, analysis.MatrixOptions{Ports: pts, Pods: shown, Progress: p.Set})
+			p.Stop()
+			if output == "json" {
+				// Streamed: the results of a large cluster do not fit in memory as a slice.
+				return cm.WriteJSON(cmd.OutOrStdout())
+			}
+			return render.Matrix(cmd.OutOrStdout(), cm.Matrix(), output)
 		},
 	}
 	in.add(cmd)
