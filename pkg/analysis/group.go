@@ -153,3 +153,35 @@ func labelText(l map[string]string) string {
 	}
 	return b.String()
 }
+
+// Only returns the grouping restricted to pods (MatrixOptions.Pods, for -n): members not
+// listed are left out, and groups left empty are dropped. Of is -1 for pods left out.
+func (g *Grouping) Only(pods []int32) *Grouping {
+	keep := make([]bool, len(g.Of))
+	for _, p := range pods {
+		keep[p] = true
+	}
+	out := &Grouping{By: g.By, Of: make([]int32, len(g.Of))}
+	for i := range out.Of {
+		out.Of[i] = -1
+	}
+	for _, grp := range g.Groups {
+		var members []int32
+		var keys []string
+		for i, m := range grp.Members {
+			if keep[m] {
+				members = append(members, m)
+				keys = append(keys, grp.Pods[i])
+			}
+		}
+		if len(members) == 0 {
+			continue
+		}
+		grp.Members, grp.Pods = members, keys
+		for _, m := range members {
+			out.Of[m] = int32(len(out.Groups))
+		}
+		out.Groups = append(out.Groups, grp)
+	}
+	return out
+}

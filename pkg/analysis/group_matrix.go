@@ -80,7 +80,13 @@ func (v *GroupVerdicts) Cells(from, to int) []GroupCell {
 // DecideGroups decides every ordered group pair. It decides once per pair of pod classes
 // (PodClasses: pods no policy can tell apart) and counts member pairs per class, so a
 // workload of a hundred identical pods costs what one pod costs.
+//
+// With MatrixOptions.Pods set, only those pods are shown (grouped as g groups them);
+// verdicts still consider every pod.
 func DecideGroups(e *policy.Engine, g *Grouping, opts MatrixOptions) *GroupVerdicts {
+	if opts.Pods != nil {
+		g = g.Only(opts.Pods)
+	}
 	v := &GroupVerdicts{Engine: e, Grouping: g, DstPorts: make([][]policy.Port, len(g.Groups))}
 	perPod, _ := probePlan(e, opts)
 	seen := map[policy.Port]bool{}

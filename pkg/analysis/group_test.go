@@ -553,3 +553,47 @@ func TestGraphAutoLeavesBlockedEdgesOutPastTheLimit(t *testing.T) {
 		t.Errorf("auto notes %q lack the count of left-out edges", auto.Notes)
 	}
 }
+
+// Showing a subset of pods (-n) shows their groups only, with the verdicts they have in
+// the whole cluster.
+func TestDecideGroupsShowsOnlyTheGivenPods(t *testing.T) {
+	e := loadDir(t, shopDir)
+	g := analysis.NewGrouping(e, analysis.ByWorkloads)
+	full := analysis.DecideGroups(e, g, analysis.MatrixOptions{})
+	var shop []int32
+	for i, p := range e.Pods {
+		if p.Pod.Namespace == "shop" || p.Key == "batch/worker-b" {
+			shop = append(shop, int32(i))
+		}
+	}
+	part := analysis.DecideGroups(e, g, analysis.MatrixOptions{Pods: shop})
+	var names []string
+	for _, grp := range part.Grouping.Groups {
+		names = append(names, fmt.Sprintf("%s%v", grp.Name, grp.Pods))
+	}
+	want := []string{"batch/{app=worker}[batch/worker-b]", "shop/Deployment/api[shop/api-5b6d7-q8mlc shop/api-84f2c-7tn4d]",
+		"shop/Deployment/web[shop/web-7c9f8-2xkqp shop/web-7c9f8-9hwzt]", "shop/StatefulSet/db[shop/db-0]"}
+	if !reflect.DeepEqual(names, want) {
+		t.Fatalf("groups %v, want %v", names, want)
+	}
+	index := map[string]int{}
+	for i, grp := range full.Grouping.Groups {
+		index[grp.Name] = i
+	}
+	for a, ga := range part.Grouping.Groups {
+		for b, gb := range part.Grouping.Groups {
+			fa, fb := index[ga.Name], index[gb.Name]
+			for k, c := range part.Cells(a, b) {
+				fc := full.Cells(fa, fb)[k]
+				if len(ga.Members) == len(full.Grouping.Groups[fa].Members) && len(gb.Members) == len(full.Grouping.Groups[fb].Members) && c != fc {
+					t.Errorf("%s -> %s: %+v shown, %+v in full", ga.Name, gb.Name, c, fc)
+				}
+			}
+		}
+	}
+	// worker-b alone is denied into db (worker-a, in the ipBlock, is not shown).
+	worker, db := 0, 3
+	if c := part.Cells(worker, db)[0]; c.State() != analysis.CellDenied || c.Pairs != 1 {
+		t.Errorf("worker-b -> db: %+v, want one denied pair", c)
+	}
+}
