@@ -28,9 +28,18 @@ func Matrix(w io.Writer, m *analysis.Matrix, format string) error {
 		return JSON(w, m)
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"from", "to", "port", "allowed", "egress", "ingress"})
+		grouped := m.GroupBy != "" // a matrix between groups says which cells are mixed
+		head := []string{"from", "to", "port", "allowed", "egress", "ingress"}
+		if grouped {
+			head = append(head, "mixed")
+		}
+		cw.Write(head)
 		for _, r := range m.Results {
-			cw.Write([]string{r.From, r.To, r.Port, strconv.FormatBool(r.Allowed), strconv.FormatBool(r.Egress), strconv.FormatBool(r.Ingress)})
+			row := []string{r.From, r.To, r.Port, strconv.FormatBool(r.Allowed), strconv.FormatBool(r.Egress), strconv.FormatBool(r.Ingress)}
+			if grouped {
+				row = append(row, strconv.FormatBool(r.Mixed))
+			}
+			cw.Write(row)
 		}
 		cw.Flush()
 		return cw.Error()
@@ -68,9 +77,14 @@ func matrixGrid(w io.Writer, m *analysis.Matrix, md bool) error {
 		grids[t] = g
 	}
 	dstPorts := make([][]string, len(m.Pods))
+	anyMixed := false
 	for _, r := range m.Results {
 		mark := markDenied
-		if r.Allowed {
+		switch {
+		case r.Mixed: // members of a group disagree
+			mark = markMixed
+			anyMixed = true
+		case r.Allowed:
 			mark = markAllowed
 		}
 		i, j := index[r.From], index[r.To]
@@ -125,8 +139,13 @@ func matrixGrid(w io.Writer, m *analysis.Matrix, md bool) error {
 		return nil
 	}
 	legend := fmt.Sprintf("rows: from, columns: to; %s allowed, %s denied", markAllowed, markDenied)
-	if !uniform {
+	switch {
+	case !uniform && anyMixed:
+		legend += fmt.Sprintf(", %s allowed on some ports or for some members", markMixed)
+	case !uniform:
 		legend += fmt.Sprintf(", %s allowed on some ports", markMixed)
+	case anyMixed:
+		legend += fmt.Sprintf(", %s mixed (allowed for some members of a group)", markMixed)
 	}
 	if md {
 		fmt.Fprintf(w, "\n%s\n", strings.ReplaceAll(legend, "X", "`X`"))
