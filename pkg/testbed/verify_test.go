@@ -2,10 +2,8 @@ package testbed
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"testing"
 
 	"github.com/netwarden/netwarden/pkg/loader"
@@ -36,7 +34,6 @@ func TestVerifySeedAgreesWithTheEvaluator(t *testing.T) {
 		{Mode: Bridged, Nodes: 2, Families: []int{4, 6}},
 	} {
 		t.Run(string(plan.Mode)+"/"+itoa(plan.Nodes)+"-nodes/"+familiesName(plan.Families), func(t *testing.T) {
-			skipKnownIPv6Issue(t, plan.Families)
 			r, err := Verify(context.Background(), loadSeed(t), VerifyOptions{Plan: plan})
 			if err != nil {
 				t.Fatal(err)
@@ -75,17 +72,6 @@ func TestVerifyReportsEveryDifferenceWithItsExplanation(t *testing.T) {
 		if d.Explanation.Ingress.Reason != "isolated" {
 			t.Errorf("%s -> %s: explanation %+v", d.From, d.To, d.Explanation.Ingress)
 		}
-	}
-}
-
-// skipKnownIPv6Issue skips IPv6 runs while the dataplane drops neighbour discovery to
-// ingress-isolated pods (the output chain and the forward chain dispatch ICMPv6 NS/NA by
-// address like any packet, so an isolated pod loses its neighbours and all its IPv6
-// traffic). NETWARDEN_TESTBED_IPV6=1 runs them anyway.
-func skipKnownIPv6Issue(t *testing.T, fams []int) {
-	t.Helper()
-	if slices.Contains(fams, 6) && os.Getenv("NETWARDEN_TESTBED_IPV6") != "1" {
-		t.Skip("skipping IPv6: the dataplane drops ICMPv6 neighbour discovery to ingress-isolated pods (known issue); NETWARDEN_TESTBED_IPV6=1 runs it")
 	}
 }
 
