@@ -44,6 +44,7 @@ func Compile(e *policy.Engine, local []int32, opts Options) (*Program, error) {
 	sort.Slice(subjects, func(i, j int) bool { return subjects[i] < subjects[j] })
 	var dispatch [2][]Element // by direction, both families; split below
 	var self []Element
+	owner := map[netip.Addr]string{} // a verdict map holds one element per address
 	for i, pod := range subjects {
 		if pod < 0 || int(pod) >= len(e.Pods) {
 			return nil, fmt.Errorf("local pod index %d out of range (the engine has %d pods)", pod, len(e.Pods))
@@ -59,7 +60,14 @@ func Compile(e *policy.Engine, local []int32, opts Options) (*Program, error) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("pod %s has no IP address yet; its policies are not enforced until it has one", info.Key))
 			continue
 		}
+		var ips []netip.Addr
 		for _, ip := range info.IPs {
+			if other, taken := owner[ip]; taken {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("pods %s and %s have the same address %s; only %s's policies are enforced for it", other, info.Key, ip, other))
+				continue
+			}
+			owner[ip] = info.Key
+			ips = append(ips, ip)
 			self = append(self, Element{Addr: ip, Dst: ip})
 		}
 		for _, d := range [...]policy.Direction{policy.Egress, policy.Ingress} {
@@ -67,7 +75,7 @@ func Compile(e *policy.Engine, local []int32, opts Options) (*Program, error) {
 			if chain == "" {
 				continue
 			}
-			for _, ip := range info.IPs {
+			for _, ip := range ips {
 				dispatch[d] = append(dispatch[d], Element{Addr: ip, Verdict: Verdict{Kind: Jump, Target: chain}})
 			}
 		}

@@ -36,10 +36,11 @@ func Diff(old, new *Program) (d Delta, ok bool) {
 			}
 			continue
 		}
-		if del := minus(was.Elements, ns.Elements); len(del) > 0 {
+		del, add := diffSorted(was.Elements, ns.Elements)
+		if len(del) > 0 {
 			d.Delete[ns.Name] = del
 		}
-		if add := minus(ns.Elements, was.Elements); len(add) > 0 {
+		if len(add) > 0 {
 			d.Add[ns.Name] = add
 		}
 	}
@@ -58,19 +59,26 @@ func equalElements(a, b []Element) bool {
 	return true
 }
 
-// minus returns the elements of a not in b.
-func minus(a, b []Element) []Element {
-	in := make(map[Element]bool, len(b))
-	for _, e := range b {
-		in[e] = true
-	}
-	var out []Element
-	for _, e := range a {
-		if !in[e] {
-			out = append(out, e)
+// diffSorted walks two sorted element lists once and returns what only a has and what
+// only b has. An element whose key is in both with another verdict is in both results.
+func diffSorted(a, b []Element) (onlyA, onlyB []Element) {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] == b[j]:
+			i, j = i+1, j+1
+		case a[i].less(b[j]):
+			onlyA = append(onlyA, a[i])
+			i++
+		case b[j].less(a[i]):
+			onlyB = append(onlyB, b[j])
+			j++
+		default:
+			onlyA, onlyB = append(onlyA, a[i]), append(onlyB, b[j])
+			i, j = i+1, j+1
 		}
 	}
-	return out
+	return append(onlyA, a[i:]...), append(onlyB, b[j:]...)
 }
 
 // shape is the program without set elements: equal shapes differ in elements only.
