@@ -51,7 +51,11 @@ See docs/pictures.md for what is drawn and why.`,
 			if err != nil {
 				return err
 			}
-			return writePicture(cmd, e, by, analysis.MatrixOptions{Ports: pts}, output, pic)
+			shown, err := in.shownPods(e)
+			if err != nil {
+				return err
+			}
+			return writePicture(cmd, e, by, analysis.MatrixOptions{Ports: pts, Pods: shown}, output, pic)
 		},
 	}
 	in.add(cmd)
@@ -88,10 +92,24 @@ func writePicture(cmd *cobra.Command, e *policy.Engine, by analysis.GroupBy, opt
 	case "html":
 		// The page suggests explain commands for cells it has no room for; they read the
 		// same input.
+		var args, what []string
 		files, _ := cmd.Flags().GetStringArray("filename")
+		for _, f := range files {
+			args = append(args, "-f", f)
+			what = append(what, f)
+		}
+		for _, name := range []string{"kubeconfig", "context"} {
+			if v, _ := cmd.Flags().GetString(name); v != "" {
+				args = append(args, "--"+name, v)
+				what = append(what, name+" "+v)
+			}
+		}
+		if len(what) == 0 {
+			what = []string{"live cluster"}
+		}
 		return render.HTML(w, v, g, render.HTMLOptions{
-			Title:        "netwarden: " + strings.Join(files, ", "),
-			Input:        files,
+			Title:        "netwarden: " + strings.Join(what, ", "),
+			InputArgs:    args,
 			ExplainLimit: pic.explainLimit,
 		})
 	}

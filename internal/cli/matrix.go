@@ -12,6 +12,8 @@ func init() { register(newMatrix) }
 
 func newMatrix() *cobra.Command {
 	var in inputFlags
+	var grp groupFlag
+	var pic pictureFlags
 	var ports []string
 	var output string
 	cmd := &cobra.Command{
@@ -21,14 +23,26 @@ func newMatrix() *cobra.Command {
 
 Without --port, each destination is probed on the container ports it declares (a pod that
 declares none is probed on every port declared in the cluster). Rows are sources, columns
-destinations; "." is allowed, "X" denied, "-" not probed.`,
+destinations; "." is allowed, "X" denied, "-" not probed.
+
+--group workloads makes rows and columns workloads (a controller's pods; bare pods with the
+same namespace and labels); "~" marks a cell whose members disagree. -o mermaid, dot and
+html draw pictures, grouped by workload unless --group pods (see netwarden graph).`,
 		Example: `  netwarden matrix -f examples/seed
   netwarden matrix -f manifests/ --port 80/TCP --port 53/UDP -o json
   kubectl get pods,netpol -A -o yaml | netwarden matrix -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := render.CheckFormat(output, render.MatrixFormats...); err != nil {
+			if err := render.CheckFormat(output, matrixFormats()...); err != nil {
 				return inputErr(err)
+			}
+			def := analysis.ByPods
+			if render.IsPicture(output) {
+				def = analysis.ByWorkloads
+			}
+			by, err := grp.by(def)
+			if err != nil {
+				return err
 			}
 			pts, err := parsePorts(ports)
 			if err != nil {
@@ -42,6 +56,14 @@ destinations; "." is allowed, "X" denied, "-" not probed.`,
 			if err != nil {
 				return err
 			}
+			if render.IsPicture(output) {
+				return writePicture(cmd, e, by, analysis.MatrixOptions{Ports: pts, Pods: shown}, output, pic)
+			}
+			if by != analysis.ByPods {
+				g := analysis.NewGrouping(e, by)
+				m := analysis.DecideGroups(e, g, analysis.MatrixOptions{Ports: pts, Pods: shown}).Matrix()
+				return render.Matrix(cmd.OutOrStdout(), m, output)
+			}
 			p := progress.Start(cmd.ErrOrStderr(), "deciding")
 			cm := analysis.ComputeClassMatrix(e, analysis.MatrixOptions{Ports: pts, Pods: shown, Progress: p.Set})
 			p.Stop()
@@ -53,7 +75,14 @@ destinations; "." is allowed, "X" denied, "-" not probed.`,
 		},
 	}
 	in.add(cmd)
+	grp.add(cmd)
+	pic.add(cmd)
 	cmd.Flags().StringArrayVar(&ports, "port", nil, "port to probe on every destination, as NUMBER/PROTOCOL (80/TCP, 53/UDP); repeatable")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: "+render.Formats(render.MatrixFormats...))
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: "+render.Formats(matrixFormats()...))
 	return cmd
+}
+
+// matrixFormats are the tables and the pictures.
+func matrixFormats() []string {
+	return append(append([]string(nil), render.MatrixFormats...), render.PictureFormats...)
 }

@@ -30,9 +30,10 @@ const DefaultExplainLimit = 2000
 // HTMLOptions tune the report.
 type HTMLOptions struct {
 	Title string
-	// Input are the -f arguments, so the page can print explain commands for the cells
-	// whose explanations it does not embed.
-	Input []string
+	// InputArgs are the command-line arguments that read the same input ("-f", "dir",
+	// "--context", "prod"), so the page can print explain commands for the cells whose
+	// explanations it does not embed.
+	InputArgs []string
 	// ExplainLimit caps embedded explanations (0: DefaultExplainLimit; negative: none).
 	// Mixed cells come first, then denied ones, then cells a policy allowed, then cells
 	// nothing restricts; the page says how many it has.
@@ -136,8 +137,8 @@ func buildHTMLData(v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOption
 		NamespaceNotes: map[string]string{}, Warnings: []string{},
 	}
 	var in []string
-	for _, f := range opts.Input {
-		in = append(in, "-f "+htmlShellQuote(f))
+	for _, a := range opts.InputArgs {
+		in = append(in, htmlShellQuote(a))
 	}
 	d.Input = strings.Join(in, " ")
 	for _, ns := range g.Namespaces {

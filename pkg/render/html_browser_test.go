@@ -48,7 +48,7 @@ func dumpDOM(t *testing.T, browser, url string) string {
 
 func writeReport(t *testing.T, dir string) string {
 	t.Helper()
-	page := htmlReport(t, dir, analysis.ByWorkloads, HTMLOptions{Title: "report", Input: []string{dir}})
+	page := htmlReport(t, dir, analysis.ByWorkloads, HTMLOptions{Title: "report", InputArgs: []string{"-f", dir}})
 	path := filepath.Join(t.TempDir(), "report.html")
 	if err := os.WriteFile(path, page, 0o644); err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func reportData(t *testing.T, page []byte) *htmlData {
 
 // The report must open with no network: nothing in it may load from anywhere.
 func TestHTMLIsSelfContained(t *testing.T) {
-	page := htmlReport(t, "testdata/shop", analysis.ByWorkloads, HTMLOptions{Title: "shop", Input: []string{"testdata/shop"}})
+	page := htmlReport(t, "testdata/shop", analysis.ByWorkloads, HTMLOptions{Title: "shop", InputArgs: []string{"-f", "testdata/shop"}})
 	// The SVG namespace is a name, not a fetch; nothing else may name a URL.
 	rest := bytes.ReplaceAll(page, []byte(`xmlns="http://www.w3.org/2000/svg"`), nil)
 	// url(#id) names a marker in the page itself; any other url( would load something.
@@ -50,13 +50,13 @@ func TestHTMLIsSelfContained(t *testing.T) {
 		t.Error("report lacks the CSP that forbids network access")
 	}
 	// Same input, same bytes.
-	if again := htmlReport(t, "testdata/shop", analysis.ByWorkloads, HTMLOptions{Title: "shop", Input: []string{"testdata/shop"}}); !bytes.Equal(page, again) {
+	if again := htmlReport(t, "testdata/shop", analysis.ByWorkloads, HTMLOptions{Title: "shop", InputArgs: []string{"-f", "testdata/shop"}}); !bytes.Equal(page, again) {
 		t.Error("two reports of the same input differ")
 	}
 }
 
 func TestHTMLDataOnTheSeed(t *testing.T) {
-	d := reportData(t, htmlReport(t, "../../examples/seed", analysis.ByWorkloads, HTMLOptions{Input: []string{"examples/seed"}}))
+	d := reportData(t, htmlReport(t, "../../examples/seed", analysis.ByWorkloads, HTMLOptions{InputArgs: []string{"-f", "examples/seed"}}))
 	var names []string
 	for _, g := range d.Groups {
 		names = append(names, g.Name)
