@@ -13,10 +13,11 @@ import (
 // Conn is a kept netlink connection to nftables in one network namespace. It is not safe
 // for concurrent use.
 type Conn struct {
-	nft   *nftables.Conn
-	opts  []nftables.ConnOption
-	netns *os.File // nil for the current namespace
-	table string   // the table Uninstall deletes: the last one applied
+	nft     *nftables.Conn
+	opts    []nftables.ConnOption
+	netns   *os.File // nil for the current namespace
+	table   string   // the table Uninstall deletes: the last one applied
+	applied bool     // whether this connection applied that table
 }
 
 // socketBuffer is the send and receive buffer forced on the netlink socket. A
@@ -116,6 +117,12 @@ func table(name string) *nftables.Table {
 // program keeps established connections, tracked connections it denies are then deleted
 // from conntrack, so their next packets meet the new policy.
 func (c *Conn) Apply(p *Program) error {
+	if c.applied && c.table != p.Table {
+		// The table was renamed: the one applied before goes in the same transaction.
+		old := table(c.table)
+		c.nft.AddTable(old)
+		c.nft.DelTable(old)
+	}
 	t := table(p.Table)
 	// Create-then-delete makes the delete succeed whether or not the table exists.
 	c.nft.AddTable(t)
@@ -146,7 +153,7 @@ func (c *Conn) Apply(p *Program) error {
 	if err := c.nft.Flush(); err != nil {
 		return fmt.Errorf("apply table inet %s: %w", p.Table, err)
 	}
-	c.table = p.Table
+	c.table, c.applied = p.Table, true
 	return c.afterChange(p)
 }
 
@@ -185,6 +192,9 @@ func (c *Conn) UninstallTable(name string) error {
 	if err := c.nft.Flush(); err != nil {
 		return fmt.Errorf("delete table inet %s: %w", name, err)
 	}
+	if name == c.table {
+		c.applied = false
+	}
 	return nil
 }
 
@@ -194,8 +204,10 @@ func (c *Conn) afterChange(p *Program) error {
 	if p.opts.KeepEstablished {
 		return nil
 	}
-	_, err := c.ForgetDenied(p)
-	return err
+	if _, err := c.ForgetDenied(p); err != nil {
+		return fmt.Errorf("table inet %s is applied, but forgetting the connections it denies failed: %w", p.Table, err)
+	}
+	return nil
 }
 
 // Update moves the kernel from old (what was applied) to new. When their structure is
@@ -235,6 +247,6 @@ func (c *Conn) Update(old, new *Program) error {
 		// earlier update failed): replace it.
 		return c.Apply(new)
 	}
-	c.table = new.Table
+	c.table, c.applied = new.Table, true
 	return c.afterChange(new)
 }

@@ -146,6 +146,33 @@ func TestKernelLoadsBothForms(t *testing.T) {
 	}
 }
 
+// TestApplyRenamedTable: applying a program with another table name replaces the table
+// applied before, in the same transaction.
+func TestApplyRenamedTable(t *testing.T) {
+	needRoot(t)
+	e := loadEngine(t, filepath.Join("testdata", "seed.yaml"))
+	ns, path := newNetns(t)
+	c := openConn(t, path)
+	for _, name := range []string{"first", "second"} {
+		p, err := Compile(e, localPods(e, "node-a"), Options{TableName: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Apply(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := mustNft(t, ns, "", "list", "tables"); got != "table inet second\n" {
+		t.Fatalf("tables after a rename: %q", got)
+	}
+	if err := c.Uninstall(); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustNft(t, ns, "", "list", "tables"); got != "" {
+		t.Fatalf("tables after Uninstall: %q", got)
+	}
+}
+
 // withPods loads a test case plus extra manifests (pods coming) and compiles it.
 func withPods(t *testing.T, name, node, extra string) *Program {
 	t.Helper()
