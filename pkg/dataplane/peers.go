@@ -148,7 +148,7 @@ func (c *compiler) ruleRules(s subject, pol *policy.Policy, ri int, v Verdict, n
 			continue
 		}
 		for _, pm := range ports {
-			out = append(out, pr.with(pm).verdictOf(v).note(note))
+			out = append(out, pr.dport(pm.proto, pm.lo, pm.hi).verdictOf(v).note(note))
 		}
 	}
 	if len(named) > 0 {

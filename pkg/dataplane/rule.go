@@ -9,7 +9,7 @@ import (
 
 // Rules are built here from a handful of typed matches, so compiler code reads like nft:
 //
-//	rule().saddr(IPv4, "peers").dport(policy.ProtoTCP, 80, 80).ret()
+//	rule().addr(Saddr, IPv4, "peers").dport(policy.ProtoTCP, 80, 80).ret()
 //
 // Each match prints itself as nft text (this file) and turns itself into kernel
 // expressions (exprs_linux.go, the only place expressions are built). The expressions are
@@ -97,9 +97,7 @@ type Rule struct {
 	comment string
 }
 
-// rule starts a rule; chain match methods, end with a verdict:
-//
-//	rule().saddr(IPv4, "peers").dport(policy.ProtoTCP, 80, 80).ret()
+// rule starts a rule; chain match methods, end with a verdict.
 func rule() Rule { return Rule{} }
 
 func (r Rule) with(m match) Rule {
@@ -115,8 +113,6 @@ func (r Rule) ctState(bits uint32) Rule { return r.with(ctStateMatch{bits}) }
 func (r Rule) addr(f Field, fam Family, set string) Rule {
 	return r.with(addrMatch{f, fam, set})
 }
-func (r Rule) saddr(fam Family, set string) Rule { return r.addr(Saddr, fam, set) }
-func (r Rule) daddr(fam Family, set string) Rule { return r.addr(Daddr, fam, set) }
 
 // dport matches the protocol and a destination port range (0-65535: the protocol alone).
 func (r Rule) dport(p policy.Proto, lo, hi uint16) Rule { return r.with(portMatch{p, lo, hi}) }
