@@ -2,6 +2,7 @@ package gen_test
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
 	"github.com/netwarden/netwarden/pkg/gen"
@@ -156,5 +157,32 @@ func TestBadOptionsAreErrors(t *testing.T) {
 		if _, err := gen.Generate(o); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
+	}
+}
+
+// JSON Lists and YAML documents are the same cluster.
+func TestJSONAndYAMLAreTheSameCluster(t *testing.T) {
+	c, err := gen.Generate(gen.Options{Pods: 300, Policies: 80, Namespaces: 6, Admin: true, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(format string) *model.Cluster {
+		dir := t.TempDir()
+		if err := c.WriteDirFormat(dir, format); err != nil {
+			t.Fatal(err)
+		}
+		cl, err := loader.Load([]string{dir}, loader.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		cl.Sources = nil
+		return cl
+	}
+	y, j := load(gen.FormatYAML), load(gen.FormatJSON)
+	if !reflect.DeepEqual(y, j) {
+		t.Fatal("the JSON cluster differs from the YAML one")
+	}
+	if err := c.WriteDirFormat(t.TempDir(), "toml"); err == nil {
+		t.Error("an unknown format is no error")
 	}
 }

@@ -6,6 +6,7 @@ package loader
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -179,10 +180,15 @@ func (l *load) file(name string, data []byte) {
 		if len(bytes.TrimSpace(stripComments(chunk))) == 0 {
 			continue
 		}
-		js, err := yaml.YAMLToJSON(chunk)
-		if err != nil {
-			l.fail(src, "", "", "invalid YAML: "+err.Error())
-			continue
+		js := bytes.TrimSpace(chunk)
+		// A JSON document (kubectl get -o json) is used as it is: converting it through
+		// the YAML parser is most of the time spent loading a large cluster.
+		if len(js) == 0 || js[0] != '{' || !json.Valid(js) {
+			var err error
+			if js, err = yaml.YAMLToJSON(chunk); err != nil {
+				l.fail(src, "", "", "invalid YAML: "+err.Error())
+				continue
+			}
 		}
 		if string(bytes.TrimSpace(js)) == "null" {
 			continue
