@@ -112,6 +112,8 @@ func TestKernelLoadsBothForms(t *testing.T) {
 			}
 			viaNetlink := mustNft(t, nsA, "", "list", "table", "inet", "netwarden")
 
+			// Twice: the text replaces the table as one transaction too.
+			mustNft(t, nsB, p.String(), "-f", "-")
 			mustNft(t, nsB, p.String(), "-f", "-")
 			viaText := mustNft(t, nsB, "", "list", "table", "inet", "netwarden")
 			if viaNetlink != viaText {
