@@ -13,7 +13,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -167,6 +169,9 @@ func (l *load) fail(src model.Source, object, field, msg string) {
 // documents both go through the YAML reader; JSON is valid YAML.
 func (l *load) file(name string, data []byte) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	// line is where the document starts in the file: documents are consecutive lines, one
+	// "---" line apart, and YAML errors count lines from the document's start.
+	line := 1
 	for doc := 0; ; doc++ {
 		chunk, err := r.Read()
 		if err == io.EOF {
@@ -177,6 +182,8 @@ func (l *load) file(name string, data []byte) {
 			l.fail(src, "", "", "cannot read document: "+err.Error())
 			return
 		}
+		start := line
+		line += bytes.Count(chunk, []byte("\n")) + 1
 		if len(bytes.TrimSpace(stripComments(chunk))) == 0 {
 			continue
 		}
@@ -186,7 +193,7 @@ func (l *load) file(name string, data []byte) {
 		if len(js) == 0 || js[0] != '{' || !json.Valid(js) {
 			var err error
 			if js, err = yaml.YAMLToJSON(chunk); err != nil {
-				l.fail(src, "", "", "invalid YAML: "+err.Error())
+				l.fail(src, "", "", "invalid YAML: "+fileLines(err.Error(), start))
 				continue
 			}
 		}
@@ -195,6 +202,16 @@ func (l *load) file(name string, data []byte) {
 		}
 		l.object(src, js)
 	}
+}
+
+var yamlLine = regexp.MustCompile(`\byaml: line (\d+):`)
+
+// fileLines turns a YAML error's document line into the file's line.
+func fileLines(msg string, start int) string {
+	return yamlLine.ReplaceAllStringFunc(msg, func(m string) string {
+		n, _ := strconv.Atoi(yamlLine.FindStringSubmatch(m)[1])
+		return "yaml: line " + strconv.Itoa(n+start-1) + ":"
+	})
 }
 
 func stripComments(b []byte) []byte {
@@ -293,17 +310,30 @@ func versionsOf(d map[string]decodeFunc) string {
 func strict(js []byte, into any) error {
 	strictErrs, err := sigsjson.UnmarshalStrict(js, into)
 	if err != nil {
+		if m := typeError.FindStringSubmatch(err.Error()); m != nil {
+			// The decoder's path has no list indices, but it still says where to look.
+			return &Error{Field: m[2], Msg: "Invalid type: cannot read " + m[1] + " as " + m[3]}
+		}
 		return &Error{Field: jsonErrorField(err), Msg: err.Error()}
 	}
 	if len(strictErrs) > 0 {
+		// The first error names the field ("spec.podSelectr: unknown field"); the rest follow.
+		first := jsonErrorField(strictErrs[0])
 		msgs := make([]string, len(strictErrs))
 		for i, e := range strictErrs {
 			msgs[i] = e.Error()
 		}
-		return &Error{Msg: strings.Join(msgs, "; ")}
+		if first != "" {
+			msgs[0] = strings.TrimSpace(strings.TrimSuffix(msgs[0], strconv.Quote(first)))
+		}
+		return &Error{Field: first, Msg: strings.Join(msgs, "; ")}
 	}
 	return nil
 }
+
+// typeError reads encoding/json's "cannot unmarshal array into Go struct field
+// NetworkPolicyPort.spec.ingress.ports.port of type int32".
+var typeError = regexp.MustCompile(`^json: cannot unmarshal (\S+) into Go struct field \w+\.(\S+) of type (\S+)$`)
 
 func jsonErrorField(err error) string {
 	type fielder interface{ FieldPath() string }
