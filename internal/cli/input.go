@@ -30,19 +30,20 @@ type inputFlags struct {
 // inputHelp is appended to every analysis command's help: the rule for what is read.
 const inputHelp = `
 
-Input: manifests given with -f, a live cluster, or both. The live cluster is read when
---kubeconfig, --context, -n or -A is given, or when -f is absent and a kubeconfig exists
-($KUBECONFIG, else ~/.kube/config); with -f alone, only the files are read. From a cluster,
-netwarden lists Pods, Namespaces, Nodes and NetworkPolicies, and AdminNetworkPolicies,
+Input: manifests given with -f, a live cluster, or both. Without -f, the live cluster is
+read: the one --kubeconfig and --context name, else the current context of $KUBECONFIG or
+~/.kube/config. With -f, only the files are read, unless --kubeconfig or --context is
+given too: then the files are a proposal laid over the cluster. A file object replaces the
+live object of the same kind, namespace and name, and a workload in a file (a Deployment,
+...) replaces the running pods of that workload. From a cluster, netwarden lists Pods,
+Namespaces, Nodes and NetworkPolicies, and AdminNetworkPolicies,
 BaselineAdminNetworkPolicies and ClusterNetworkPolicies when their CRDs are served
 (ClusterNetworkPolicy v1beta1, else v1alpha2). Finished pods (Succeeded, Failed) are left
-out; pods without an address yet are kept (no ipBlock matches them). With both, the files
-are a proposal laid over the cluster: a file object replaces the live object of the same
-kind, namespace and name, and a workload in a file (a Deployment, ...) replaces the
-running pods of that workload.
+out; pods without an address yet are kept (no ipBlock matches them).
 
--n NAMESPACE only limits which pods are shown. Everything is still read from every
-namespace, because policies and pods elsewhere decide verdicts too (namespaceSelector
+-n NAMESPACE only limits which pods are shown, from files or a cluster alike. Everything
+is still read from every namespace, because policies and pods elsewhere decide verdicts
+too (namespaceSelector namespaceSelector
 peers, admin policies). -A shows all namespaces, the default.`
 
 func (f *inputFlags) add(cmd *cobra.Command) {
@@ -50,17 +51,18 @@ func (f *inputFlags) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "say which objects were skipped and why")
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file of the live cluster to read (default $KUBECONFIG, else ~/.kube/config)")
 	cmd.Flags().StringVar(&f.context, "context", "", "kubeconfig context of the live cluster to read (default the current context)")
-	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "", "show only the pods of this namespace (verdicts still consider every namespace); reads the live cluster")
-	cmd.Flags().BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "show the pods of every namespace (the default); reads the live cluster")
+	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "", "show only the pods of this namespace (verdicts still consider every namespace)")
+	cmd.Flags().BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "show the pods of every namespace (the default)")
 	if !strings.Contains(cmd.Long, "\nInput: ") {
 		cmd.Long += inputHelp
 	}
 }
 
-// readsCluster reports whether the flags name a live cluster (see inputHelp).
+// readsCluster reports whether the flags name a live cluster (see inputHelp). -n and -A
+// do not: with -f they filter the files, so a check of manifests never depends on
+// whatever cluster the machine's kubeconfig points at.
 func (f *inputFlags) readsCluster() bool {
-	return f.kubeconfig != "" || f.context != "" || f.namespace != "" || f.allNamespaces ||
-		(len(f.files) == 0 && kube.HasKubeconfig())
+	return f.kubeconfig != "" || f.context != "" || len(f.files) == 0
 }
 
 // load reads the cluster state the flags name: the files, the live cluster, or the files
@@ -70,8 +72,8 @@ func (f *inputFlags) load(cmd *cobra.Command) (*model.Cluster, error) {
 		return nil, inputErr(errors.New("-n and -A are exclusive"))
 	}
 	live := f.readsCluster()
-	if len(f.files) == 0 && !live {
-		return nil, inputErr(fmt.Errorf("no input: give manifests with -f FILE|DIR|-, or a cluster with --kubeconfig/--context (no kubeconfig at %s)", strings.Join(kube.KubeconfigPaths(), ", ")))
+	if len(f.files) == 0 && f.kubeconfig == "" && !kube.HasKubeconfig() {
+		return nil, inputErr(fmt.Errorf("no input: give manifests with -f FILE|DIR|-, or a cluster with --kubeconfig (no kubeconfig at %s)", strings.Join(kube.KubeconfigPaths(), ", ")))
 	}
 	var files *model.Cluster
 	if len(f.files) > 0 {

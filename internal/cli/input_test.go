@@ -122,7 +122,7 @@ func TestLiveClusterInput(t *testing.T) {
 			[]string{"matrix", "-o", "json"}, fromFiles},
 		{"--context names the context", nil,
 			[]string{"matrix", "--kubeconfig", kc, "--context", "netwarden-test", "-o", "json"}, fromFiles},
-		{"-A reads the cluster (with $KUBECONFIG) and shows every namespace", map[string]string{"KUBECONFIG": kc},
+		{"-A shows every namespace of the cluster", map[string]string{"KUBECONFIG": kc},
 			[]string{"matrix", "-A", "-o", "json"}, fromFiles},
 		{"-f with --kubeconfig lays the files over the cluster", nil,
 			[]string{"matrix", "--kubeconfig", kc, "-f", proposalFile, "-o", "json"}, fromEdited},
@@ -155,32 +155,16 @@ func TestLiveClusterInput(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		var full, part analysis.Matrix
-		if err := json.Unmarshal([]byte(fromFiles), &full); err != nil {
-			t.Fatal(err)
+		checkPart(t, fromFiles, got, "payments")
+	})
+
+	t.Run("-n with -f alone filters the files and reads no cluster", func(t *testing.T) {
+		t.Setenv("KUBECONFIG", kc)
+		got, stderr, code := runCLI("matrix", "-f", edited, "-n", "payments", "-o", "json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		if err := json.Unmarshal([]byte(got), &part); err != nil {
-			t.Fatal(err)
-		}
-		var want []analysis.Result
-		for _, r := range full.Results {
-			if strings.HasPrefix(r.From, "payments/") && strings.HasPrefix(r.To, "payments/") {
-				want = append(want, r)
-			}
-		}
-		if len(part.Results) == 0 || len(part.Results) != len(want) {
-			t.Fatalf("%d results for payments, want %d", len(part.Results), len(want))
-		}
-		for i := range want {
-			if part.Results[i] != want[i] {
-				t.Fatalf("result %d: %+v, want %+v", i, part.Results[i], want[i])
-			}
-		}
-		for _, p := range part.Pods {
-			if !strings.HasPrefix(p, "payments/") {
-				t.Errorf("pod %s shown with -n payments", p)
-			}
-		}
+		checkPart(t, fromEdited, got, "payments")
 	})
 
 	t.Run("explain and lint read the cluster too", func(t *testing.T) {
@@ -232,5 +216,36 @@ func writeObjects(t *testing.T, path string, objs ...any) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkPart checks that partJSON is the matrix fullJSON restricted to namespace ns.
+func checkPart(t *testing.T, fullJSON, partJSON, ns string) {
+	t.Helper()
+	var full, part analysis.Matrix
+	if err := json.Unmarshal([]byte(fullJSON), &full); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(partJSON), &part); err != nil {
+		t.Fatal(err)
+	}
+	var want []analysis.Result
+	for _, r := range full.Results {
+		if strings.HasPrefix(r.From, ns+"/") && strings.HasPrefix(r.To, ns+"/") {
+			want = append(want, r)
+		}
+	}
+	if len(part.Results) == 0 || len(part.Results) != len(want) {
+		t.Fatalf("%d results for %s, want %d", len(part.Results), ns, len(want))
+	}
+	for i := range want {
+		if part.Results[i] != want[i] {
+			t.Fatalf("result %d: %+v, want %+v", i, part.Results[i], want[i])
+		}
+	}
+	for _, p := range part.Pods {
+		if !strings.HasPrefix(p, ns+"/") {
+			t.Errorf("pod %s shown with -n %s", p, ns)
+		}
 	}
 }
