@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"net/http"
+
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 const metricsNamespace = "netwarden_agent"
@@ -75,4 +78,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.LocalPods, m.ClusterPods, m.Policies, m.SetElements, m.RejectedPolicy, m.UnknownNS, m.LastSuccess, m.Ready, m.Watched)
 	}
 	return m
+}
+
+// MetricsHandler serves the metrics gathered from g in the Prometheus text format.
+func MetricsHandler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
