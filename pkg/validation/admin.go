@@ -23,6 +23,11 @@ const (
 	maxProtocols = 25
 )
 
+const (
+	maxANPPorts    = 100
+	maxDomainNames = 25
+)
+
 var domainNameRE = regexp.MustCompile(`^(\*\.)?([a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.)+[a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.?$`)
 
 func priority(path *field.Path, p int32) field.ErrorList {
@@ -75,7 +80,7 @@ func networks(path *field.Path, nets []string) field.ErrorList {
 }
 
 func domainNames(path *field.Path, names []string) field.ErrorList {
-	var errs field.ErrorList
+	errs := count(path, len(names), 1, maxDomainNames)
 	for i, n := range names {
 		if !domainNameRE.MatchString(n) {
 			errs = append(errs, field.Invalid(path.Index(i), n, "must be a domain name, optionally starting with '*.'"))
@@ -134,13 +139,18 @@ func anpPorts(path *field.Path, ports *[]v1alpha1.AdminNetworkPolicyPort) field.
 	if ports == nil {
 		return nil
 	}
-	var errs field.ErrorList
+	// An empty list is not "no ports": the CRD refuses it (minItems 1).
+	errs := count(path, len(*ports), 1, maxANPPorts)
 	for i, p := range *ports {
 		pp := path.Index(i)
 		set := 0
 		if p.PortNumber != nil {
 			set++
-			errs = append(errs, protocol(pp.Child("portNumber", "protocol"), p.PortNumber.Protocol)...)
+			proto := p.PortNumber.Protocol
+			if proto == "" {
+				proto = corev1.ProtocolTCP // the CRD's default, as for portRange
+			}
+			errs = append(errs, protocol(pp.Child("portNumber", "protocol"), proto)...)
 			errs = append(errs, portNumber(pp.Child("portNumber", "port"), p.PortNumber.Port)...)
 		}
 		if p.NamedPort != nil {
