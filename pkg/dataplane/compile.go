@@ -210,6 +210,7 @@ func (c *compiler) subjectChain(pod int32, d policy.Direction) string {
 			})...)
 		}
 	}
+	rest = append(c.ownNodeRules(s), rest...)
 	rest = reachable(rest)
 
 	// The admin tier: Allow ends this direction's check, Deny drops, Pass skips to rest.
@@ -251,6 +252,39 @@ func (c *compiler) subjectChain(pod int32, d policy.Direction) string {
 		return ""
 	}
 	return c.chain(d, entry)
+}
+
+// ownNodeRules allow traffic between the pod and its own node (its addresses and its
+// hostNetwork pods) past the NetworkPolicy and baseline tiers, as the engine does
+// (policy.ReasonOwnNode): kubelet health checks must reach isolated pods.
+func (c *compiler) ownNodeRules(s subject) []Rule {
+	node := c.e.Pods[s.pod].Pod.Spec.NodeName
+	if node == "" {
+		return nil
+	}
+	addrs := c.e.HostAddrs(node)
+	peer := Daddr
+	if s.dir == policy.Ingress {
+		peer = Saddr
+	}
+	var out []Rule
+	for _, fam := range s.fams {
+		var els []Element
+		seen := map[netip.Addr]bool{}
+		for _, a := range addrs {
+			if familyOf(a) == fam && !seen[a] {
+				seen[a] = true
+				els = append(els, Element{Addr: a})
+			}
+		}
+		if len(els) == 0 {
+			continue
+		}
+		name := fmt.Sprintf("node%d_%s", fam, shortHash(node))
+		c.addSet(&Set{Name: name, Key: addrKey(fam), Elements: els})
+		out = append(out, rule().addr(peer, fam, name).ret().note("own node "+node))
+	}
+	return out
 }
 
 // reachable drops rules that can never decide: those after an unconditional verdict,

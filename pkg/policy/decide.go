@@ -16,6 +16,9 @@ const (
 	// ReasonIsolated: NetworkPolicies select the pod for this direction and none of their
 	// rules allows the connection (Policy is the first of them).
 	ReasonIsolated
+	// ReasonOwnNode: traffic between a pod and the node it runs on (kubelet probes) is
+	// always allowed by NetworkPolicy; only an admin-tier rule can decide it otherwise.
+	ReasonOwnNode
 )
 
 func (r Reason) String() string {
@@ -28,6 +31,8 @@ func (r Reason) String() string {
 		return "rule"
 	case ReasonIsolated:
 		return "isolated"
+	case ReasonOwnNode:
+		return "own-node"
 	}
 	return "not-applicable"
 }
@@ -86,6 +91,9 @@ func (e *Engine) direction(d Direction, subject, peer, dst Endpoint, port Port, 
 	if dec, final := e.adminTier(d, TierAdmin, e.selecting[d][TierAdmin][id], peer, dst, port, tr); final {
 		return dec
 	}
+	if e.isOwnNode(subject.Pod, peer) {
+		return decided(ReasonOwnNode, true)
+	}
 	if nps := e.selecting[d][TierNetworkPolicy][id]; len(nps) > 0 {
 		for _, pi := range nps {
 			p := e.Policies[pi]
@@ -109,6 +117,27 @@ func (e *Engine) direction(d Direction, subject, peer, dst Endpoint, port Port, 
 		return dec
 	}
 	return decided(ReasonNotIsolated, true)
+}
+
+// isOwnNode reports whether peer is the node pod runs on: one of the node's addresses,
+// or a hostNetwork pod on that node.
+func (e *Engine) isOwnNode(pod int32, peer Endpoint) bool {
+	node := e.Pods[pod].Pod.Spec.NodeName
+	if node == "" {
+		return false
+	}
+	if peer.Pod >= 0 && e.Pods[peer.Pod].HostNetwork {
+		return e.Pods[peer.Pod].Pod.Spec.NodeName == node
+	}
+	if !peer.IP.IsValid() {
+		return false
+	}
+	for _, ip := range e.hostAddrs[node] {
+		if ip == peer.IP {
+			return true
+		}
+	}
+	return false
 }
 
 // adminTier applies admin or baseline policies in order; the first matching rule decides,

@@ -32,6 +32,9 @@ type Engine struct {
 	byKey     map[string]int32
 	byIP      map[netip.Addr]int32
 	nodeIPs   map[string][]netip.Addr
+	// hostAddrs holds, per node, its addresses and those of its hostNetwork pods: what a
+	// pod on that node sees as "its own node".
+	hostAddrs map[string][]netip.Addr
 }
 
 // PodInfo is what the core needs of one pod.
@@ -113,6 +116,15 @@ func Compile(c *model.Cluster) (*Engine, error) {
 		}
 		e.byKey[info.Key] = int32(i)
 		e.Pods = append(e.Pods, info)
+	}
+	e.hostAddrs = map[string][]netip.Addr{}
+	for node, ips := range e.nodeIPs {
+		e.hostAddrs[node] = append(e.hostAddrs[node], ips...)
+	}
+	for _, p := range e.Pods {
+		if p.HostNetwork && p.Pod.Spec.NodeName != "" {
+			e.hostAddrs[p.Pod.Spec.NodeName] = append(e.hostAddrs[p.Pod.Spec.NodeName], p.IPs...)
+		}
 	}
 	cc := &compiler{e: e}
 	if err := cc.compileAll(); err != nil {
@@ -266,6 +278,10 @@ func (e *Engine) PodByIP(ip netip.Addr) (int32, bool) {
 
 // NodeIPs returns the addresses of a node, as read from its status.
 func (e *Engine) NodeIPs(node string) []netip.Addr { return e.nodeIPs[node] }
+
+// HostAddrs returns the addresses a pod on node sees as its own node: the node's
+// addresses and those of the hostNetwork pods on it (possibly with repeats).
+func (e *Engine) HostAddrs(node string) []netip.Addr { return e.hostAddrs[node] }
 
 // Selecting returns the policies, in evaluation order, that select pod for direction d in
 // tier t. HostNetwork pods are selected by none.

@@ -133,6 +133,8 @@ func (e *Engine) finishTrace(d Direction, subject Endpoint, dec Decision, raw []
 		} else {
 			t.Summary = fmt.Sprintf("%s is not a pod, so no policy restricts its %s", who, d)
 		}
+	case ReasonOwnNode:
+		t.Summary = fmt.Sprintf("traffic between %s and the node it runs on is always allowed by NetworkPolicy (kubelet health checks); no admin rule decided otherwise", who)
 	case ReasonNotIsolated:
 		t.Summary = fmt.Sprintf("no policy decided the %s of %s; the Kubernetes default allows it", d, who)
 	case ReasonRule:

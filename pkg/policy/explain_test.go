@@ -85,7 +85,7 @@ func TestExplainSummaries(t *testing.T) {
   policyTypes: [Egress]`),
 			from: "x/h", to: "y/a", port: "80/TCP",
 			egress:  []string{"x/h (10.0.0.1) uses the host network; pod selectors cannot select it"},
-			ingress: []string{"Kubernetes default allows"},
+			ingress: []string{"and the node it runs on is always allowed by NetworkPolicy"},
 		},
 		{
 			name: "Explain of an external destination says it is not a pod",

@@ -31,6 +31,16 @@ spec:
   containers: [{name: app, image: i, ports: [{name: http, containerPort: 8080}]}]
 status: {podIP: 10.0.1.20}
 `
+	// remoteHostPod is a hostNetwork pod on node-2 (see infraNode), away from the e2e pods.
+	remoteHostPod = `
+apiVersion: v1
+kind: Pod
+metadata: {name: h, namespace: x, labels: {pod: h}}
+spec:
+  hostNetwork: true
+  nodeName: node-2
+  containers: [{name: c, image: i, ports: [{name: serve-80-tcp, containerPort: 80}]}]
+`
 	// infraNode is a second node with an internal and an external address.
 	infraNode = `
 apiVersion: v1
@@ -170,12 +180,23 @@ func TestSemantics(t *testing.T) {
 		},
 		{
 			name: "hostNetwork pod is not matched by a podSelector peer but by an ipBlock of its node IP",
-			docs: hostPod + "---\n" + np("x", "from-h", `
+			docs: infraNode + "---\n" + remoteHostPod + "---\n" + np("x", "from-h", `
   podSelector: {matchLabels: {pod: a}}
   ingress: [{from: [{podSelector: {matchLabels: {pod: h}}}]}]`) + np("x", "from-node", `
   podSelector: {matchLabels: {pod: b}}
-  ingress: [{from: [{ipBlock: {cidr: 10.0.0.1/32}}]}]`),
-			checks: []string{"x/h -> x/a 80/TCP deny:ingress", "x/h -> x/b 80/TCP allow", "10.0.0.1 -> x/b 80/TCP allow", "x/a -> x/b 80/TCP deny:ingress"},
+  ingress: [{from: [{ipBlock: {cidr: 10.0.0.2/32}}]}]`),
+			checks: []string{"x/h -> x/a 80/TCP deny:ingress", "x/h -> x/b 80/TCP allow", "10.0.0.2 -> x/b 80/TCP allow", "x/a -> x/b 80/TCP deny:ingress"},
+		},
+		{
+			name: "a pod's own node always passes NetworkPolicy, but an admin rule can still deny it",
+			docs: hostPod + "---\n" + np("x", "deny-all", `
+  podSelector: {}
+  policyTypes: [Ingress, Egress]`) + anp("no-nodes", `
+  priority: 1
+  subject: {pods: {namespaceSelector: {matchLabels: {ns: "y"}}, podSelector: {matchLabels: {pod: a}}}}
+  egress: [{name: deny-nodes, action: Deny, to: [{nodes: {}}]}]`),
+			checks: []string{"x/h -> x/a 80/TCP allow", "10.0.0.1 -> x/a 80/TCP allow", "x/a -> 10.0.0.1 80/TCP allow", "x/a -> x/h 80/TCP allow",
+				"x/b -> x/a 80/TCP deny:both", "y/a -> 10.0.0.1 80/TCP deny:egress", "y/b -> 10.0.0.1 80/TCP allow"},
 		},
 		{
 			name: "egress and ingress must both allow",
