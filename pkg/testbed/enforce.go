@@ -67,7 +67,7 @@ func (tb *Testbed) Program(i int) *dataplane.Program {
 // compiler bug (the model disagrees with the engine) from a kernel-side one (the model
 // agrees, the packets do not). ok is false when nothing was applied.
 func (tb *Testbed) programAllows(from, to int, src, dst netip.Addr, port policy.Port) (allowed, ok bool) {
-	if tb.enf == nil {
+	if !tb.enforced() {
 		return false, false
 	}
 	a, b := tb.Spec.Pods[from].Node, tb.Spec.Pods[to].Node
@@ -76,6 +76,11 @@ func (tb *Testbed) programAllows(from, to int, src, dst netip.Addr, port policy.
 		allowed = allowed && tb.enf.programs[b].Allows(src, dst, port)
 	}
 	return allowed, true
+}
+
+// enforced reports whether a program is applied to the nodes.
+func (tb *Testbed) enforced() bool {
+	return tb.enf != nil && len(tb.enf.programs) > 0 && tb.enf.programs[0] != nil
 }
 
 func (tb *Testbed) closeEnforcement() error {
@@ -107,6 +112,24 @@ func (tb *Testbed) samePodsAs(e *policy.Engine) error {
 				return fmt.Errorf("testbed: pod %s has IPv%d address %v in the engine but %v in the testbed", p.Key, f, got, want)
 			}
 		}
+	}
+	return nil
+}
+
+// Unenforce removes the dataplane's table from every node, leaving the plain network;
+// the next Enforce installs it again.
+func (tb *Testbed) Unenforce() error {
+	if tb.enf == nil {
+		return nil
+	}
+	for i, c := range tb.enf.conns {
+		if c == nil {
+			continue
+		}
+		if err := c.Uninstall(); err != nil {
+			return fmt.Errorf("node %s: %w", tb.Spec.Nodes[i].Name, err)
+		}
+		tb.enf.programs[i] = nil
 	}
 	return nil
 }

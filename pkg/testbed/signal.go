@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // ErrInterrupted is returned by testbed operations started after a termination signal.
@@ -83,6 +84,8 @@ func (r *registry) handle(c chan os.Signal) {
 	signal.Reset(s)
 	if sig, ok := s.(syscall.Signal); ok {
 		syscall.Kill(os.Getpid(), sig)
+		// The signal is delivered asynchronously; give it the time to end the process.
+		time.Sleep(time.Second)
 	}
 	os.Exit(130)
 }

@@ -167,3 +167,8 @@ func (tb *Testbed) allSpaces() []*space {
 	}
 	return out
 }
+
+// InPod runs f on an OS thread inside pod i's network namespace (its node's for a
+// hostNetwork pod): sockets f creates live there. Benchmarks use it to make many
+// connections without switching namespaces for each.
+func (tb *Testbed) InPod(i int, f func() error) error { return inNetns(tb.pods[i].ns, f) }

@@ -1,9 +1,13 @@
 package testbed
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -250,5 +254,53 @@ func TestPlanGivesEveryPodAnAddressOnItsNode(t *testing.T) {
 	}
 	if len(c.Nodes) != 2 || c.Nodes[1].Status.Addresses[0].Address != "172.18.0.2" {
 		t.Errorf("node objects: %+v", c.Nodes)
+	}
+}
+
+// TestInterruptRemovesEverything sends SIGINT to a child process holding a testbed and
+// checks its namespaces are gone.
+func TestInterruptRemovesEverything(t *testing.T) {
+	if os.Getenv("NETWARDEN_TESTBED_CHILD") == "1" {
+		c := &model.Cluster{Pods: []*corev1.Pod{testPod("x", "a", nil, "80/TCP"), testPod("x", "b", nil, "80/UDP")}}
+		c.Normalize()
+		spec, err := Plan(c, PlanOptions{Nodes: 2})
+		if err != nil {
+			panic(err)
+		}
+		tb, err := New(context.Background(), spec)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(tb.Prefix)
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	requireRoot(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestInterruptRemovesEverything$")
+	cmd.Env = append(os.Environ(), "NETWARDEN_TESTBED_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		t.Fatalf("child: %v", err)
+	}
+	prefix := strings.TrimSpace(line)
+	t.Cleanup(func() { Cleanup(prefix) })
+	if names, _ := List(prefix); len(names) != 5 {
+		t.Errorf("child's namespaces before the signal: %v", names)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !(ws.Signaled() && ws.Signal() == syscall.SIGINT || ws.ExitStatus() == 130) {
+		t.Errorf("child ended with %v, want death by SIGINT (or exit 130)", err)
+	}
+	if left, _ := List(prefix); len(left) > 0 {
+		t.Errorf("left after SIGINT: %v", left)
 	}
 }

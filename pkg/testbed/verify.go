@@ -208,7 +208,7 @@ func (tb *Testbed) Check(ctx context.Context, e *policy.Engine, ports []policy.P
 	}
 
 	rep := &Report{Ports: m.Ports, Pods: m.Pods, Results: make([]Result, 0, len(obs)), Differences: []Difference{}, Agree: true}
-	rep.Run = Stats{Mode: tb.Spec.Mode, Nodes: len(tb.Spec.Nodes), Families: fams, SCTP: tb.SCTP(), Enforced: tb.enf != nil,
+	rep.Run = Stats{Mode: tb.Spec.Mode, Nodes: len(tb.Spec.Nodes), Families: fams, SCTP: tb.SCTP(), Enforced: tb.enforced(),
 		SetupMillis: tb.SetupTime.Milliseconds(), ProbeMillis: took.Milliseconds(), Probes: len(obs)}
 	if took > 0 {
 		rep.Run.ProbesPerSec = float64(len(obs)) / took.Seconds()
@@ -247,7 +247,7 @@ func (tb *Testbed) Check(ctx context.Context, e *policy.Engine, ports []policy.P
 		}
 		return a.To < b.To
 	})
-	if tb.enf != nil {
+	if tb.enforced() {
 		seen := map[string]bool{}
 		for _, prog := range tb.enf.programs {
 			for _, w := range prog.Warnings {
