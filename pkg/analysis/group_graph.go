@@ -145,14 +145,12 @@ type GraphOptions struct {
 	Blocked Blocked
 }
 
-// pairSummary is how one ordered group pair reads in a picture.
+// pairSummary is how one ordered group pair reads in a picture: how many of the ports
+// the destination is probed on are allowed, denied or mixed.
 type pairSummary struct {
 	drawn                  bool
-	allowed, denied, mixed []string
+	allowed, denied, mixed int32
 }
-
-func (s pairSummary) fullAllowed() bool { return len(s.denied) == 0 && len(s.mixed) == 0 }
-func (s pairSummary) fullDenied() bool  { return len(s.allowed) == 0 && len(s.mixed) == 0 }
 
 // BuildGraph reduces the verdicts between groups to a picture.
 func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
@@ -172,6 +170,35 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 	g.addPolicies(e, v.Grouping, nsIndex)
 
 	n := len(groups)
+	portIndex := make(map[policy.Port]int, len(v.Ports))
+	for i, pt := range v.Ports {
+		portIndex[pt] = i
+	}
+	dstIdx := make([][]int, n)
+	for b := range groups {
+		for _, pt := range v.DstPorts[b] {
+			dstIdx[b] = append(dstIdx[b], portIndex[pt])
+		}
+	}
+	// portsIn lists, in v.Ports order, the ports of pairs (a*n+b) in state st.
+	portsIn := func(st CellState, pairs ...int) []string {
+		set := make([]bool, len(v.Ports))
+		for _, i := range pairs {
+			a, b := i/n, i%n
+			for k, c := range v.Cells(a, b) {
+				if c.State() == st {
+					set[dstIdx[b][k]] = true
+				}
+			}
+		}
+		var out []string
+		for pi, in := range set {
+			if in {
+				out = append(out, v.Ports[pi].String())
+			}
+		}
+		return out
+	}
 	sum := make([]pairSummary, n*n)
 	// pair reports whether (a, b) is a pair of distinct pods at all: a group of one pod with
 	// itself is that pod talking to itself.
@@ -184,15 +211,14 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 			}
 			pairs++
 			s := &sum[a*n+b]
-			for k, c := range v.Cells(a, b) {
-				pt := v.DstPorts[b][k].String()
+			for _, c := range v.Cells(a, b) {
 				switch c.State() {
 				case CellAllowed:
-					s.allowed = append(s.allowed, pt)
+					s.allowed++
 				case CellDenied:
-					s.denied = append(s.denied, pt)
+					s.denied++
 				default:
-					s.mixed = append(s.mixed, pt)
+					s.mixed++
 				}
 				if c.Decided > 0 {
 					s.drawn = true
@@ -203,14 +229,20 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 			}
 		}
 	}
+	// sameAllowed reports whether two pairs allow the same ports.
+	sameAllowed := func(i, j int) bool {
+		x, y := portsIn(CellAllowed, i), portsIn(CellAllowed, j)
+		return strings.Join(x, ",") == strings.Join(y, ",")
+	}
 
 	used := make([]bool, n*n)
-	// block tries to draw the pairs srcs x dsts as one edge: they must all be drawn,
-	// unused, and all wholly allowed or all wholly blocked.
+	// block tries to draw the pairs srcs x dsts as one edge. They must all be drawn and
+	// unused, and either all wholly blocked, or all allowed with no mixed port and either
+	// every probed port allowed or the same ports allowed. An allowed block lists the
+	// ports allowed (each group its own, for a wholly allowed block).
 	block := func(srcs, dsts []int, from, to GraphEnd) bool {
 		var idx []int
-		state := CellState(255)
-		portSet := map[string]bool{}
+		denied, full, partial := true, true, false
 		for _, a := range srcs {
 			for _, b := range dsts {
 				if !pair(a, b) {
@@ -218,22 +250,14 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 				}
 				i := a*n + b
 				s := sum[i]
-				if used[i] || !s.drawn {
+				if used[i] || !s.drawn || s.mixed > 0 {
 					return false
 				}
-				st := CellMixed
-				switch {
-				case s.fullDenied():
-					st = CellDenied
-				case s.fullAllowed():
-					st = CellAllowed
-				}
-				if st == CellMixed || (state != 255 && st != state) {
+				denied = denied && s.allowed == 0
+				full = full && s.denied == 0
+				partial = partial || (s.allowed > 0 && s.denied > 0)
+				if len(idx) > 0 && (s.allowed == 0) != (sum[idx[0]].allowed == 0) {
 					return false
-				}
-				state = st
-				for _, p := range s.allowed {
-					portSet[p] = true
 				}
 				idx = append(idx, i)
 			}
@@ -241,18 +265,26 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 		if len(idx) < 2 {
 			return false
 		}
+		if !denied && !full && partial {
+			for _, i := range idx[1:] {
+				if !sameAllowed(idx[0], i) {
+					return false
+				}
+			}
+		}
 		for _, i := range idx {
 			used[i] = true
 		}
-		edge := GraphEdge{From: from, To: to, State: state, Pairs: len(idx)}
-		if state == CellAllowed {
-			edge.Ports = sortedPorts(portSet)
+		edge := GraphEdge{From: from, To: to, State: CellDenied, Pairs: len(idx)}
+		if !denied {
+			edge.State = CellAllowed
+			edge.Ports = portsIn(CellAllowed, idx...)
 		}
 		if from == to && from.Namespace {
 			ns := &g.Namespaces[from.Index]
-			ns.WithinState = state
+			ns.WithinState = edge.State
 			ns.Within = "all traffic between its pods is blocked"
-			if state == CellAllowed {
+			if !denied {
 				ns.Within = "its pods may all reach each other on " + PortList(edge.Ports, 4)
 			}
 			return true
@@ -293,13 +325,13 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 				continue
 			}
 			used[i] = true
-			if len(s.mixed) > 0 {
-				g.Edges = append(g.Edges, GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellMixed, Ports: s.mixed, Pairs: 1})
+			if s.mixed > 0 {
+				g.Edges = append(g.Edges, GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellMixed, Ports: portsIn(CellMixed, i), Pairs: 1})
 			}
-			if len(s.allowed) > 0 {
-				g.Edges = append(g.Edges, GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellAllowed, Ports: s.allowed, Pairs: 1})
+			if s.allowed > 0 {
+				g.Edges = append(g.Edges, GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellAllowed, Ports: portsIn(CellAllowed, i), Pairs: 1})
 			}
-			if s.fullDenied() {
+			if s.allowed == 0 && s.mixed == 0 {
 				g.Edges = append(g.Edges, GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellDenied, Pairs: 1})
 			}
 		}
@@ -341,25 +373,6 @@ func unitName(by GroupBy) string {
 		return "workload"
 	}
 	return "pod"
-}
-
-func sortedPorts(set map[string]bool) []string {
-	var ps []policy.Port
-	var other []string
-	for s := range set {
-		if p, err := policy.ParsePort(s); err == nil {
-			ps = append(ps, p)
-		} else {
-			other = append(other, s)
-		}
-	}
-	SortPorts(ps)
-	sort.Strings(other)
-	out := make([]string, 0, len(set))
-	for _, p := range ps {
-		out = append(out, p.String())
-	}
-	return append(out, other...)
 }
 
 func endLess(a, b GraphEnd) int {

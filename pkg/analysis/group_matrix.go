@@ -127,16 +127,17 @@ func DecideGroups(e *policy.Engine, g *Grouping, opts MatrixOptions) *GroupVerdi
 	for gi, grp := range g.Groups {
 		hist[gi] = classHistogram(cls, grp.Members)
 	}
-	type memoKey struct {
-		a, b int32
-		port policy.Port
+	portIndex := make(map[policy.Port]int, len(v.Ports))
+	for i, pt := range v.Ports {
+		portIndex[pt] = i
 	}
-	memo := map[memoKey]pairVerdict{}
+	memo := newVerdictMemo(cls.Len(), len(v.Ports))
 	for from := range g.Groups {
 		for to := range g.Groups {
 			cells := v.Cells(from, to)
 			self := from == to && len(g.Groups[to].Members) == 1
 			for k, pt := range v.DstPorts[to] {
+				pi := portIndex[pt]
 				c := &cells[k]
 				c.AllowedPair, c.DeniedPair = [2]int32{-1, -1}, [2]int32{-1, -1}
 				if self {
@@ -155,11 +156,10 @@ func DecideGroups(e *policy.Engine, g *Grouping, opts MatrixOptions) *GroupVerdi
 						if n == 0 {
 							continue
 						}
-						key := memoKey{ca.class, cb.class, pt}
-						pv, ok := memo[key]
+						pv, ok := memo.get(ca.class, cb.class, pi)
 						if !ok {
 							pv = decidePair(e, a, b, pt)
-							memo[key] = pv
+							memo.put(ca.class, cb.class, pi, pv)
 						}
 						c.add(pv, n, a, b)
 					}
@@ -197,6 +197,51 @@ func classHistogram(cls *Classes, members []int32) []classCount {
 
 type pairVerdict struct {
 	allowed, egress, ingress, decided bool
+}
+
+// verdictMemo remembers the verdict per (source class, destination class, port): a dense
+// table while it stays under 64 MiB (a byte each), a map past that.
+type verdictMemo struct {
+	classes, ports int
+	dense          []uint8 // 0: not decided yet; else 1 + the verdict's bits
+	sparse         map[[3]int32]pairVerdict
+}
+
+func newVerdictMemo(classes, ports int) *verdictMemo {
+	m := &verdictMemo{classes: classes, ports: ports}
+	if n := classes * classes * ports; n <= 64<<20 {
+		m.dense = make([]uint8, n)
+	} else {
+		m.sparse = map[[3]int32]pairVerdict{}
+	}
+	return m
+}
+
+func (m *verdictMemo) get(a, b int32, port int) (pairVerdict, bool) {
+	if m.dense == nil {
+		pv, ok := m.sparse[[3]int32{a, b, int32(port)}]
+		return pv, ok
+	}
+	x := m.dense[(int(a)*m.classes+int(b))*m.ports+port]
+	if x == 0 {
+		return pairVerdict{}, false
+	}
+	x--
+	return pairVerdict{allowed: x&1 != 0, egress: x&2 != 0, ingress: x&4 != 0, decided: x&8 != 0}, true
+}
+
+func (m *verdictMemo) put(a, b int32, port int, pv pairVerdict) {
+	if m.dense == nil {
+		m.sparse[[3]int32{a, b, int32(port)}] = pv
+		return
+	}
+	var x uint8
+	for i, bit := range []bool{pv.allowed, pv.egress, pv.ingress, pv.decided} {
+		if bit {
+			x |= 1 << i
+		}
+	}
+	m.dense[(int(a)*m.classes+int(b))*m.ports+port] = x + 1
 }
 
 func decidePair(e *policy.Engine, a, b int32, pt policy.Port) pairVerdict {

@@ -287,8 +287,10 @@ func TestGroupMatrixByPodsIsThePodMatrix(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("seed %d: the by-pods group matrix differs from the pod matrix", seed)
 		}
-		if by := analysis.MatrixBy(e, analysis.ByPods, analysis.MatrixOptions{}); !reflect.DeepEqual(by, want) {
-			t.Fatalf("seed %d: MatrixBy(pods) differs from the pod matrix", seed)
+		// MatrixBy takes the pod path (ComputeMatrix, tested against the reference in
+		// classes_test.go) for pods.
+		if by := analysis.MatrixBy(e, analysis.ByPods, analysis.MatrixOptions{}); !reflect.DeepEqual(by, analysis.ComputeMatrix(e, analysis.MatrixOptions{})) {
+			t.Fatalf("seed %d: MatrixBy(pods) is not ComputeMatrix", seed)
 		}
 	}
 }
@@ -449,12 +451,24 @@ spec:
   podSelector: {}
   ingress: [{}]
 `
+	twoPorts := strings.ReplaceAll(twoNamespaces, "ports: [{containerPort: 80}]", "ports: [{containerPort: 80}, {containerPort: 443}]")
+	only80FromA := `
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: http-from-a, namespace: b}
+spec:
+  podSelector: {}
+  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: a}}}], ports: [{port: 80}]}]
+`
 	cases := []struct {
 		name  string
 		yaml  string
 		want  []string
 		notes []string
 	}{
+		{"pairs allowed on the same ports collapse, listing those ports", twoPorts + only80FromA,
+			[]string{"within ns b: all traffic between its pods is blocked", "ns a -> ns b: 80/TCP", "NetworkPolicy b/http-from-a (ingress) protects its namespace"}, nil},
 		{"without policies nothing is drawn and a note says all traffic is allowed", twoNamespaces, nil,
 			[]string{"12 of 12 workload pairs are not drawn: no policy restricts them, so they are allowed"}},
 		{"a namespace blocked to every other namespace is one edge between the namespaces", twoNamespaces + denyB,
