@@ -23,9 +23,10 @@ var (
 	htmlJS string
 )
 
-// DefaultExplainLimit bounds the explanations a report embeds. An explanation is about a
-// kilobyte of JSON; 2,000 keep a report of a large cluster under a few megabytes.
-const DefaultExplainLimit = 2000
+// DefaultExplainLimit bounds the explanations a report embeds. With its steps, a walk is
+// one to three kilobytes of JSON in a cluster with admin policies (measured on a generated
+// cluster of 5,000 pods), so 1,000 stay under about 3 MB.
+const DefaultExplainLimit = 1000
 
 // HTMLOptions tune the report.
 type HTMLOptions struct {
@@ -48,25 +49,35 @@ type htmlData struct {
 	Namespaces []string    `json:"namespaces"`
 	Ports      []string    `json:"ports"`
 	Groups     []htmlGroup `json:"groups"`
-	// Cells[from][to] has one character per port the destination is probed on (its
-	// Groups[to].Ports): A allowed by a policy, a allowed with nothing restricting it,
-	// D denied, M mixed (members disagree).
-	Cells [][]string `json:"cells"`
+	// Rows[from] has one character per port each destination is probed on, destination
+	// after destination (Groups[to].Off is where to's characters start, Groups[to].Ports
+	// how many): A allowed by a policy, a allowed with nothing restricting it, D denied,
+	// M mixed (members disagree). One string per row keeps a large report small.
+	Rows []string `json:"rows"`
 	// Pairs["from,to,k"] is [allowed pairs, pairs] for every mixed cell.
 	Pairs map[string][2]int32 `json:"pairs"`
 	// Explain["from,to,k"] holds the walks behind a cell: the allowed witness, the denied
-	// witness, or both for a mixed cell.
-	Explain        map[string][]policy.Explanation `json:"explain"`
-	ExplainShown   int                             `json:"explainShown"`
-	ExplainTotal   int                             `json:"explainTotal"`
-	ExplainLimit   int                             `json:"explainLimit"`
-	Warnings       []string                        `json:"warnings"`
-	Notes          []string                        `json:"notes"`
-	PolicyCount    int                             `json:"policyCount"`
-	PodCount       int                             `json:"podCount"`
-	EdgeCount      int                             `json:"edgeCount"`
-	MermaidSource  string                          `json:"mermaid"`
-	NamespaceNotes map[string]string               `json:"namespaceNotes"`
+	// witness, or both for a mixed cell. Their step lists are in Steps, each list once:
+	// many walks share them (every source denied into one target walks the same rules).
+	Explain        map[string][]htmlExplanation `json:"explain"`
+	Steps          [][]policy.Step              `json:"steps"`
+	ExplainShown   int                          `json:"explainShown"`
+	ExplainTotal   int                          `json:"explainTotal"`
+	ExplainLimit   int                          `json:"explainLimit"`
+	Warnings       []string                     `json:"warnings"`
+	Notes          []string                     `json:"notes"`
+	PolicyCount    int                          `json:"policyCount"`
+	PodCount       int                          `json:"podCount"`
+	EdgeCount      int                          `json:"edgeCount"`
+	MermaidSource  string                       `json:"mermaid"`
+	NamespaceNotes map[string]string            `json:"namespaceNotes"`
+}
+
+// htmlExplanation is an explanation whose step lists are indices into htmlData.Steps.
+type htmlExplanation struct {
+	policy.Explanation
+	EgressSteps  int `json:"egressSteps"`
+	IngressSteps int `json:"ingressSteps"`
 }
 
 type htmlGroup struct {
@@ -76,6 +87,7 @@ type htmlGroup struct {
 	Kind  string   `json:"kind"`
 	Pods  []string `json:"pods"`
 	Ports []int    `json:"ports"`
+	Off   int      `json:"off"`
 }
 
 // HTML writes one self-contained page: the graph as inline SVG, the matrix as a colour
@@ -85,11 +97,13 @@ func HTML(w io.Writer, v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOp
 		opts.ExplainLimit = DefaultExplainLimit
 	}
 	d := buildHTMLData(v, g, opts)
-	var mm strings.Builder
-	if err := Mermaid(&mm, g); err != nil {
-		return err
+	if len(g.Edges) <= svgMaxEdges { // past it, the source is megabytes nobody pastes
+		var mm strings.Builder
+		if err := Mermaid(&mm, g); err != nil {
+			return err
+		}
+		d.MermaidSource = mm.String()
 	}
-	d.MermaidSource = mm.String()
 	js, err := json.Marshal(d) // escapes <, > and &, so it cannot end the script element
 	if err != nil {
 		return err
@@ -132,7 +146,7 @@ func buildHTMLData(v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOption
 	groups := v.Grouping.Groups
 	d := &htmlData{
 		Title: opts.Title, GroupBy: string(v.Grouping.By), Pairs: map[string][2]int32{},
-		Explain: map[string][]policy.Explanation{}, ExplainLimit: opts.ExplainLimit,
+		Explain: map[string][]htmlExplanation{}, Steps: [][]policy.Step{}, ExplainLimit: opts.ExplainLimit,
 		Notes: g.Notes, PolicyCount: len(e.Policies), PodCount: len(e.Pods), EdgeCount: len(g.Edges),
 		NamespaceNotes: map[string]string{}, Warnings: []string{},
 	}
@@ -152,8 +166,10 @@ func buildHTMLData(v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOption
 		portIndex[pt] = i
 		d.Ports = append(d.Ports, pt.String())
 	}
+	off := 0
 	for gi, grp := range groups {
-		hg := htmlGroup{Name: grp.Name, Label: grp.Label, NS: g.Nodes[gi].Namespace, Kind: grp.Kind, Pods: grp.Pods, Ports: []int{}}
+		hg := htmlGroup{Name: grp.Name, Label: grp.Label, NS: g.Nodes[gi].Namespace, Kind: grp.Kind, Pods: grp.Pods, Ports: []int{}, Off: off}
+		off += len(v.DstPorts[gi])
 		for _, pt := range v.DstPorts[gi] {
 			hg.Ports = append(hg.Ports, portIndex[pt])
 		}
@@ -169,11 +185,10 @@ func buildHTMLData(v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOption
 		rank        int
 	}
 	var cands []candidate
-	d.Cells = make([][]string, len(groups))
+	d.Rows = make([]string, len(groups))
 	for from := range groups {
-		d.Cells[from] = make([]string, len(groups))
+		var row strings.Builder
 		for to := range groups {
-			var row strings.Builder
 			for k, c := range v.Cells(from, to) {
 				ch, rank := byte('a'), 3
 				switch c.State() {
@@ -190,10 +205,11 @@ func buildHTMLData(v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOption
 				row.WriteByte(ch)
 				cands = append(cands, candidate{from, to, k, rank})
 			}
-			d.Cells[from][to] = row.String()
 		}
+		d.Rows[from] = row.String()
 	}
 	d.ExplainTotal = len(cands)
+	steps := &stepTable{d: d, seen: map[string]int{}}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].rank < cands[j].rank })
 	for _, c := range cands {
 		if opts.ExplainLimit < 0 || d.ExplainShown >= opts.ExplainLimit {
@@ -201,18 +217,38 @@ func buildHTMLData(v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOption
 		}
 		cell := v.Cells(c.from, c.to)[c.k]
 		pt := v.DstPorts[c.to][c.k]
-		var xs []policy.Explanation
+		var xs []htmlExplanation
 		for _, pair := range [][2]int32{cell.AllowedPair, cell.DeniedPair} {
 			if pair[0] < 0 {
 				continue
 			}
 			src, dst := e.PodPair(pair[0], pair[1])
-			xs = append(xs, e.Explain(src, dst, pt))
+			x := htmlExplanation{Explanation: e.Explain(src, dst, pt)}
+			x.EgressSteps, x.IngressSteps = steps.index(x.Egress.Steps), steps.index(x.Ingress.Steps)
+			x.Egress.Steps, x.Ingress.Steps = nil, nil
+			xs = append(xs, x)
 		}
 		d.Explain[htmlCellKey(c.from, c.to, c.k)] = xs
 		d.ExplainShown++
 	}
 	return d
+}
+
+// stepTable keeps each distinct step list once.
+type stepTable struct {
+	d    *htmlData
+	seen map[string]int
+}
+
+func (t *stepTable) index(steps []policy.Step) int {
+	key, _ := json.Marshal(steps)
+	if i, ok := t.seen[string(key)]; ok {
+		return i
+	}
+	i := len(t.d.Steps)
+	t.seen[string(key)] = i
+	t.d.Steps = append(t.d.Steps, steps)
+	return i
 }
 
 func htmlCellKey(from, to, k int) string {

@@ -27,6 +27,9 @@ const (
 	svgBoxGap   = 22.0
 	svgPolicyW  = 176.0
 	svgMaxChars = 25
+	// Past these the graph is a hairball and megabytes of SVG; the page says so instead.
+	svgMaxNodes = 600
+	svgMaxEdges = 1500
 )
 
 type svgRect struct{ x, y, w, h float64 }
@@ -156,10 +159,10 @@ func svgLayoutGraph(g *analysis.Graph) *svgLayout {
 		}
 		bottom := y + svgBoxHead + float64(height)*svgRowH - (svgRowH - svgNodeH)
 		right := colX(maxC) + svgNodeW
-		// Policies sit in rows under the groups, each under the first group it selects
-		// here, leaving room for the links up.
+		// Policies sit under the groups of their column, each under the first group it
+		// selects here.
 		taken := map[[2]int]bool{}
-		top := bottom + svgRowH - svgNodeH + 6
+		top := y + svgBoxHead + 8
 		// Policies linked to a group first: the ones for the whole namespace need no link.
 		pols := append([]int(nil), ns.Policies...)
 		sort.SliceStable(pols, func(i, j int) bool { return !g.Policies[pols[i]].OwnNamespace && g.Policies[pols[j]].OwnNamespace })
@@ -171,7 +174,7 @@ func svgLayoutGraph(g *analysis.Graph) *svgLayout {
 					break
 				}
 			}
-			r := 0
+			r := rows[c]
 			for taken[[2]int{c, r}] {
 				r++
 			}
@@ -368,11 +371,15 @@ func (sl *svgLabels) place(cx, cy, w float64) (x, y float64) {
 // use: data-ns on nodes, data-nss (namespaces touched) and data-ports on edges, data-cell
 // ("from,to" groups) on edges a click can explain.
 func htmlGraphSVG(v *analysis.GroupVerdicts, g *analysis.Graph) string {
-	l := svgLayoutGraph(g)
-	b := &strings.Builder{}
 	if len(g.Nodes) == 0 {
 		return "<p class=\"hint\">No pods.</p>\n"
 	}
+	if len(g.Nodes) > svgMaxNodes || len(g.Edges) > svgMaxEdges {
+		return fmt.Sprintf("<p class=\"hint\">%d groups and %d edges are too many to draw legibly (the report draws at most %d and %d). Draw one namespace with -n NAMESPACE, leave blocked edges out with --blocked none, or use -o dot with Graphviz. The matrix below has every pair.</p>\n",
+			len(g.Nodes), len(g.Edges), svgMaxNodes, svgMaxEdges)
+	}
+	l := svgLayoutGraph(g)
+	b := &strings.Builder{}
 	fmt.Fprintf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"graph-svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"graph of allowed and blocked connections\">\n", l.w, l.h, l.w, l.h)
 	b.WriteString("<defs>\n")
 	for _, m := range []struct{ id, colour string }{{"allowed", colourAllowed}, {"blocked", colourBlocked}, {"mixed", colourMixed}} {

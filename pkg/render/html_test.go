@@ -68,13 +68,20 @@ func TestHTMLDataOnTheSeed(t *testing.T) {
 	// policy, everything else allowed with nothing restricting it.
 	want := map[[2]int]string{{0, 2}: "D", {1, 2}: "A", {3, 2}: "D", {0, 1}: "a", {2, 2}: "a"}
 	for k, c := range want {
-		if got := d.Cells[k[0]][k[1]]; got != c {
+		if got := d.cell(k[0], k[1]); got != c {
 			t.Errorf("cell %s -> %s = %q, want %q", names[k[0]], names[k[1]], got, c)
 		}
 	}
 	x := d.Explain["0,2,0"]
 	if len(x) != 1 || x[0].Allowed || x[0].Ingress.Policy != "NetworkPolicy default/db-allow-backend" {
-		t.Errorf("explanation of analytics -> db: %+v", x)
+		t.Fatalf("explanation of analytics -> db: %+v", x)
+	}
+	if steps := d.Steps[x[0].IngressSteps]; len(steps) != 1 || steps[0].Policy != "NetworkPolicy default/db-allow-backend" || steps[0].Matched {
+		t.Errorf("ingress steps of analytics -> db: %+v", steps)
+	}
+	// logging -> db walks the same ingress steps: the list is stored once.
+	if y := d.Explain["3,2,0"]; len(y) != 1 || y[0].IngressSteps != x[0].IngressSteps {
+		t.Errorf("logging -> db does not share the ingress steps of analytics -> db")
 	}
 	if d.ExplainShown != d.ExplainTotal || d.ExplainTotal != 16 || d.Input != "-f examples/seed" {
 		t.Errorf("explanations %d of %d, input %q", d.ExplainShown, d.ExplainTotal, d.Input)
@@ -111,12 +118,18 @@ func TestHTMLExplainLimit(t *testing.T) {
 		if _, err := fmt.Sscanf(key, "%d,%d,%d", &from, &to, &k); err != nil {
 			t.Fatal(err)
 		}
-		kinds = append(kinds, string(d.Cells[from][to][k]))
-		if d.Cells[from][to][k] == 'M' && len(xs) != 2 {
+		kinds = append(kinds, string(d.cell(from, to)[k]))
+		if d.cell(from, to)[k] == 'M' && len(xs) != 2 {
 			t.Errorf("mixed cell %s has %d walks, want an allowed and a denied one", key, len(xs))
 		}
 	}
 	if strings.Count(strings.Join(kinds, ""), "M") != 1 || strings.Count(strings.Join(kinds, ""), "D") != 2 {
 		t.Errorf("limit 3 kept cells %v, want the mixed one and two denied", kinds)
 	}
+}
+
+// cell is the characters of one cell, as the page's script reads them.
+func (d *htmlData) cell(from, to int) string {
+	g := d.Groups[to]
+	return d.Rows[from][g.Off : g.Off+len(g.Ports)]
 }

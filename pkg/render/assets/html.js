@@ -32,8 +32,13 @@
   var CH = { A: "allowed", a: "open", D: "denied", M: "mixed" };
 
   // cellState is the colour of a cell under the port filter.
+  function cellChars(from, to) {
+    var g = D.groups[to];
+    return D.rows[from].substr(g.off, g.ports.length);
+  }
+
   function cellState(from, to) {
-    var s = D.cells[from][to], ports = D.groups[to].ports;
+    var s = cellChars(from, to), ports = D.groups[to].ports;
     if (state.port !== "") {
       var k = ports.indexOf(+state.port);
       return k < 0 ? "none" : CH[s[k]];
@@ -53,7 +58,7 @@
   // restricted: some cell in the group's row or column is not plain "nothing restricts it".
   var restricted = D.groups.map(function (_, g) {
     for (var o = 0; o < D.groups.length; o++) {
-      if (o !== g && (/[ADM]/.test(D.cells[g][o]) || /[ADM]/.test(D.cells[o][g]))) return true;
+      if (o !== g && (/[ADM]/.test(cellChars(g, o)) || /[ADM]/.test(cellChars(o, g)))) return true;
     }
     return false;
   });
@@ -82,7 +87,8 @@
       D.explainTotal + " cells and ports" + (D.explainShown < D.explainTotal ? " (limit " + D.explainLimit + ": mixed and denied cells first; the rest give the explain command)" : "") + ".";
     D.warnings.forEach(function (w) { $("warnings").appendChild(el("li", { text: w })); });
     D.notes.forEach(function (n) { $("graph-notes").appendChild(el("p", { text: n })); });
-    $("mermaid-src").textContent = D.mermaid;
+    if (D.mermaid) $("mermaid-src").textContent = D.mermaid;
+    else $("mermaid-details").style.display = "none";
     var legend = $("legend");
     ["allowed", "open", "denied", "partial", "mixed", "none"].forEach(function (s) {
       legend.appendChild(el("span", null, el("span", { cls: "sw " + s }), STATE_TEXT[s]));
@@ -94,7 +100,7 @@
     var fs = $("ns-filter");
     D.namespaces.forEach(function (ns, i) {
       var cb = el("input", { type: "checkbox", "data-ns": String(i) });
-      cb.checked = true;
+      cb.checked = state.ns[i];
       cb.addEventListener("change", function () { state.ns[i] = cb.checked; update(); });
       fs.appendChild(el("label", null, cb, " " + ns));
     });
@@ -196,7 +202,7 @@
     if (ports.length === 0) panel.appendChild(el("p", { cls: "hint", text: "No port probed." }));
     ports.forEach(function (p, k) {
       if (state.port !== "" && +state.port !== p) return;
-      var ch = D.cells[from][to][k], s = CH[ch];
+      var ch = cellChars(from, to)[k], s = CH[ch];
       var div = el("div", { cls: "port" });
       var head = el("div", null, el("b", { text: D.ports[p] }), el("span", { cls: "badge " + s, text: STATE_TEXT[s] }));
       div.appendChild(head);
@@ -220,11 +226,12 @@
     var ok = x.allowed;
     w.appendChild(el("div", null, x.from.pod || x.from.ip, " → ", x.to.pod || x.to.ip, " on " + x.port + ": ",
       el("span", { cls: "verdict " + (ok ? "allowed-text" : "denied-text"), text: ok ? "ALLOWED" : "DENIED" })));
-    [x.egress, x.ingress].forEach(function (d) {
+    [[x.egress, x.egressSteps], [x.ingress, x.ingressSteps]].forEach(function (pair) {
+      var d = pair[0], steps = D.steps[pair[1]] || [];
       var dir = el("div", { cls: "dir" }, el("b", { text: d.direction }), ": " + (d.allowed ? "allow" : "deny") + " — " + d.summary);
-      if (d.steps && d.steps.length) {
+      if (steps.length) {
         var ol = el("ol");
-        d.steps.forEach(function (s) {
+        steps.forEach(function (s) {
           var rule = s.rule >= 0 ? d.direction + "[" + s.rule + "]" + (s.ruleName ? ' "' + s.ruleName + '"' : "") + " " + s.action : "(no rules)";
           var prio = s.priority != null ? " priority " + s.priority : "";
           var res = s.matched ? "MATCH → " + s.action : "no match";
@@ -278,7 +285,7 @@
       check("the clicked cell is marked", target.classList.contains("selected"));
     }
     var edge = document.querySelector("#graph-svg g.edge");
-    check("the graph has edges", edge);
+    check("the graph has edges (or says why it is not drawn)", edge || !$("graph-svg"));
     if (edge) {
       edge.dispatchEvent(new MouseEvent("click", { bubbles: true }));
       check("clicking an edge explains it", $("explain").querySelector(".walk, code"));
@@ -287,7 +294,7 @@
     var before = rows();
     cb.click();
     var after = rows(), hiddenNodes = document.querySelectorAll("#graph-svg .node.hidden").length;
-    check("unchecking a namespace hides its rows and nodes", after < before && hiddenNodes > 0, before + " -> " + after + " rows, " + hiddenNodes + " nodes hidden");
+    check("unchecking a namespace hides its rows and nodes", after < before && (hiddenNodes > 0 || !$("graph-svg")), before + " -> " + after + " rows, " + hiddenNodes + " nodes hidden");
     cb.click();
     check("checking it again restores them", rows() === before);
     var sel = $("port-filter");
@@ -308,6 +315,22 @@
     document.body.appendChild(out);
   }
 
+  // A large cluster opens on the namespaces that fit one grid; the others are a tick away.
+  function fitNamespaces() {
+    var per = D.namespaces.map(function () { return 0; });
+    D.groups.forEach(function (g) { per[g.ns]++; });
+    var total = D.groups.length, limit = Math.floor(Math.sqrt(MAX_CELLS));
+    for (var i = D.namespaces.length - 1; i > 0 && total > limit; i--) {
+      state.ns[i] = false;
+      total -= per[i];
+    }
+    if (total < D.groups.length) {
+      $("graph-notes").appendChild(el("p", { cls: "hint", text: "Showing " + total + " of " + D.groups.length +
+        " groups: the namespaces unticked above would make the grid too large to draw; tick them to add them." }));
+    }
+  }
+
+  fitNamespaces();
   renderSummary();
   renderControls();
   wireGraph();
