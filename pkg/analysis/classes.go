@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -21,6 +22,9 @@ import (
 //     address, first IPv4 and first IPv6 address fall in, and the family of the first
 //     address (PodPair picks the source address by the destination's family);
 //   - the named container ports (named port clauses resolve on the destination);
+//   - the node, when some pod is hostNetwork or has a node's address (a pod and its own
+//     node may always talk past NetworkPolicies), and which nodes' own addresses the
+//     pod's addresses are;
 //   - optionally the declared container ports, which decide what matrix probes.
 type Classes struct {
 	// Of is the class of each pod (indexed like Engine.Pods).
@@ -56,21 +60,53 @@ type podFeatures struct {
 	slot []uint8
 	// named[pod] is the pod's named container ports, sorted, as a string.
 	named []string
+	// byNode: a pod's node can change a verdict. The engine lets a pod and its own node
+	// talk past NetworkPolicies, so when some pod is hostNetwork or has an address of a
+	// node, pods are told apart by node too.
+	byNode bool
 }
 
 func classify(e *policy.Engine, opts ClassOptions) (*Classes, *podFeatures) {
 	peers := addressPeers(e)
 	fams := [3]int{0, 4, 6}
 	f := &podFeatures{sigs: make([][3]string, len(e.Pods)), slot: make([]uint8, len(e.Pods)), named: make([]string, len(e.Pods))}
+	// The nodes each address is "own node" to (a node's addresses and its hostNetwork
+	// pods'), for the engine's own-node rule.
+	ownNode := map[netip.Addr][]string{}
+	nodes := map[string]bool{}
+	for _, n := range e.Cluster.Nodes {
+		nodes[n.Name] = true
+	}
+	for _, p := range e.Pods {
+		if p.Pod.Spec.NodeName != "" {
+			nodes[p.Pod.Spec.NodeName] = true
+		}
+		if p.HostNetwork && p.Pod.Spec.NodeName != "" {
+			f.byNode = true
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(nodes)) {
+		for _, ip := range e.HostAddrs(n) {
+			if own := ownNode[ip]; len(own) == 0 || own[len(own)-1] != n {
+				ownNode[ip] = append(own, n)
+			}
+		}
+	}
 	var b strings.Builder
 	var sig []int32
 	for i := range e.Pods {
 		for s, fam := range fams {
-			sig = peers.matching(e.PodEndpoint(int32(i), fam).IP, sig[:0])
+			ip := e.PodEndpoint(int32(i), fam).IP
+			sig = peers.matching(ip, sig[:0])
 			b.Reset()
 			for _, x := range sig {
 				b.WriteString(strconv.Itoa(int(x)))
 				b.WriteByte(',')
+			}
+			if own := ownNode[ip]; len(own) > 0 {
+				f.byNode = true
+				b.WriteString("own:")
+				b.WriteString(strings.Join(own, ","))
 			}
 			f.sigs[i][s] = b.String()
 		}
@@ -111,6 +147,10 @@ func classify(e *policy.Engine, opts ClassOptions) (*Classes, *podFeatures) {
 		b.WriteString(strconv.Itoa(int(p.Ident)))
 		if p.HostNetwork {
 			b.WriteString("|h|")
+			b.WriteString(p.Pod.Spec.NodeName)
+		}
+		if f.byNode {
+			b.WriteString("|N:")
 			b.WriteString(p.Pod.Spec.NodeName)
 		}
 		b.WriteString("|f")

@@ -15,12 +15,12 @@ import (
 // half depends on far less than the two classes:
 //
 //   - egress depends on the policies selecting the source for egress (its "egress
-//     subject") and on how the destination looks as a peer: which pod peers select its
-//     identity, which address peers its address falls in, its node if hostNetwork, and its
-//     named ports;
-//   - ingress depends on the policies selecting the destination for ingress and its named
-//     ports, and on how the source looks as a peer, with the source address of the
-//     destination's family.
+//     subject", with its node when nodes matter) and on how the destination looks as a
+//     peer: which pod peers select its identity, which address peers its address falls
+//     in, its node if hostNetwork, whose own node its address is, and its named ports;
+//   - ingress depends on the policies selecting the destination for ingress, its node
+//     when nodes matter, and its named ports, and on how the source looks as a peer, with
+//     the source address of the destination's family.
 //
 // Pods of one namespace and tier usually look alike as peers, and pods of a namespace
 // without per-workload policies share their subjects, so the tables are much smaller than
@@ -33,14 +33,18 @@ type directionTables struct {
 	spOf             [][3]int32
 	slotOf           []uint8
 
-	// egress verdicts: eg[egOf*egStride + dpOff[dpOf] + k], k over the destination's ports.
+	// egress decisions: eg[egOf*egStride + dpOff[dpOf] + k], k over the destination's
+	// ports; numbers of ids.
 	egStride int
 	dpOff    []int
-	eg       []bool
-	// ingress verdicts: in[inOff[inOf] + spOf*inPorts[inOf] + k].
+	eg       []uint32
+	// ingress decisions: in[inOff[inOf] + spOf*inPorts[inOf] + k].
 	inOff   []int
 	inPorts []int
-	in      []bool
+	in      []uint32
+	ids     *decisionIDs
+	// allowed[id] is ids.decision(id).Allowed, for the hot path.
+	allowed []bool
 }
 
 // keyIndex numbers distinct keys in order of first appearance and remembers the class
@@ -167,6 +171,10 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 			b.WriteString("h")
 		} else {
 			selectingKey(&b, e, rep, policy.Egress)
+			if f.byNode {
+				b.WriteString("|N:")
+				b.WriteString(e.Pods[rep].Pod.Spec.NodeName)
+			}
 		}
 		t.egOf[c] = eg.id(b.String(), class)
 
@@ -183,6 +191,10 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 			b.WriteString("h")
 		} else {
 			selectingKey(&b, e, rep, policy.Ingress)
+			if f.byNode {
+				b.WriteString("|N:")
+				b.WriteString(e.Pods[rep].Pod.Spec.NodeName)
+			}
 		}
 		b.WriteString("|n:")
 		b.WriteString(f.named[rep])
@@ -206,7 +218,8 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 		t.dpOff[i] = t.egStride
 		t.egStride += len(dstPorts[c])
 	}
-	t.eg = make([]bool, len(eg.reps)*t.egStride)
+	t.ids = newDecisionIDs(e)
+	t.eg = make([]uint32, len(eg.reps)*t.egStride)
 	t.inOff = make([]int, len(in.reps))
 	t.inPorts = make([]int, len(in.reps))
 	size := 0
@@ -215,7 +228,7 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 		t.inPorts[i] = len(dstPorts[c])
 		size += len(sp.reps) * t.inPorts[i]
 	}
-	t.in = make([]bool, size)
+	t.in = make([]uint32, size)
 
 	// Rows of both tables are the units of work, shared by the workers.
 	rows := len(eg.reps) + len(in.reps)
@@ -250,7 +263,7 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 					for d, dc := range dp.reps {
 						peer := e.PodEndpoint(cls.Members[dc][0], 0)
 						for k, pi := range dstPorts[dc] {
-							row[t.dpOff[d]+k] = e.DecideDirection(policy.Egress, subj, peer, ports[pi]).Allowed
+							row[t.dpOff[d]+k] = t.ids.id(policy.Egress, e.DecideDirection(policy.Egress, subj, peer, ports[pi]))
 						}
 					}
 				} else {
@@ -262,7 +275,7 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 					for s, sc := range sp.reps {
 						peer := e.PodEndpoint(cls.Members[sc][0], slotFamily[spSlot[s]])
 						for k, pi := range dstPorts[ic] {
-							row[s*np+k] = e.DecideDirection(policy.Ingress, subj, peer, ports[pi]).Allowed
+							row[s*np+k] = t.ids.id(policy.Ingress, e.DecideDirection(policy.Ingress, subj, peer, ports[pi]))
 						}
 					}
 				}
@@ -274,14 +287,24 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 		}()
 	}
 	wg.Wait()
+	t.allowed = make([]bool, len(t.ids.table))
+	for i, d := range t.ids.table {
+		t.allowed[i] = d.Allowed
+	}
 	return t
 }
 
-// verdict returns the egress and ingress decisions between two distinct pods of classes
-// ca and cb, on the k-th port cb is probed on.
-func (t *directionTables) verdict(ca, cb int32, k int) (egress, ingress bool) {
+// decisionIDs returns the numbers of the egress and ingress decisions between two
+// distinct pods of classes ca and cb, on the k-th port cb is probed on.
+func (t *directionTables) decisionIDs(ca, cb int32, k int) (egress, ingress uint32) {
 	egress = t.eg[int(t.egOf[ca])*t.egStride+t.dpOff[t.dpOf[cb]]+k]
 	i := t.inOf[cb]
 	ingress = t.in[t.inOff[i]+int(t.spOf[ca][t.slotOf[cb]])*t.inPorts[i]+k]
 	return egress, ingress
+}
+
+// verdict is decisionIDs reduced to whether each direction allows.
+func (t *directionTables) verdict(ca, cb int32, k int) (egress, ingress bool) {
+	eg, in := t.decisionIDs(ca, cb, k)
+	return t.allowed[eg], t.allowed[in]
 }

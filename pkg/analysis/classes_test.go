@@ -291,6 +291,25 @@ func TestClassMatrixEqualsPodByPod(t *testing.T) {
 				}
 				t.Fatalf("seed %d, %s: matrices differ: %d vs %d results, ports %v vs %v", seed, name, len(got.Results), len(want.Results), got.Ports, want.Ports)
 			}
+			// The decisions behind each verdict are the evaluator's, tier, policy and rule.
+			for a := range e.Pods {
+				for b := range e.Pods {
+					src, dst := e.PodPair(int32(a), int32(b))
+					for k, pt := range cm.ProbedPorts(int32(b)) {
+						v := e.Decide(src, dst, pt)
+						eg, in := cm.Decisions(int32(a), int32(b), k)
+						if eg != v.Egress || in != v.Ingress {
+							t.Fatalf("seed %d, %s: %s -> %s %s: decisions %+v %+v, want %+v %+v", seed, name, e.Pods[a].Key, e.Pods[b].Key, pt, eg, in, v.Egress, v.Ingress)
+						}
+						if a != b && (len(cm.Classes.Members[cm.Classes.Of[b]]) > 1 || cm.Classes.Of[a] != cm.Classes.Of[b]) {
+							ceg, cin, ok := cm.ClassDecisions(cm.Classes.Of[a], cm.Classes.Of[b], pt)
+							if !ok || ceg != v.Egress || cin != v.Ingress {
+								t.Fatalf("seed %d, %s: class decisions for %s -> %s %s: %+v %+v %v", seed, name, e.Pods[a].Key, e.Pods[b].Key, pt, ceg, cin, ok)
+							}
+						}
+					}
+				}
+			}
 			if n := cm.ResultCount(); n != len(want.Results) {
 				t.Fatalf("seed %d, %s: ResultCount %d, want %d", seed, name, n, len(want.Results))
 			}

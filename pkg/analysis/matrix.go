@@ -239,6 +239,31 @@ func (m *ClassMatrix) Verdict(a, b int32, k int) (allowed, egress, ingress bool)
 	return c&cellAllowed != 0, c&cellEgress != 0, c&cellIngress != 0
 }
 
+// Decisions returns the egress and ingress decisions (tier, policy, rule) for the
+// connection from pod a to pod b on the k-th port b is probed on (ProbedPorts(b)[k]). A pod
+// to itself gets ReasonSelf both ways.
+func (m *ClassMatrix) Decisions(a, b int32, k int) (egress, ingress policy.Decision) {
+	if a == b {
+		self := m.tables.ids.decision(idSelf)
+		return self, self
+	}
+	eg, in := m.tables.decisionIDs(m.Classes.Of[a], m.Classes.Of[b], k)
+	return m.tables.ids.decision(eg), m.tables.ids.decision(in)
+}
+
+// ClassDecisions returns the decisions for a connection on pt between any two distinct
+// pods of classes ca and cb (a class of one pod has no such pair with itself). ok is
+// false when pt is not a port cb is probed on; decide those with Engine.Decide.
+func (m *ClassMatrix) ClassDecisions(ca, cb int32, pt policy.Port) (egress, ingress policy.Decision, ok bool) {
+	for k, pi := range m.dstPorts[cb] {
+		if m.Ports[pi] == pt {
+			eg, in := m.tables.decisionIDs(ca, cb, k)
+			return m.tables.ids.decision(eg), m.tables.ids.decision(in), true
+		}
+	}
+	return policy.Decision{}, policy.Decision{}, false
+}
+
 // ResultCount is the number of results the expanded matrix has.
 func (m *ClassMatrix) ResultCount() int {
 	perSrc := 0
