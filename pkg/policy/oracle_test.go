@@ -23,6 +23,12 @@ import (
 type oracle struct {
 	c       *model.Cluster
 	nsLabel map[string]labels.Set
+	admin   map[adminKey][]adminPol // memo: the fuzzer asks the same subject many times
+}
+
+type adminKey struct {
+	d   policy.Direction
+	pod *corev1.Pod
 }
 
 // oEnd is an endpoint as the oracle sees it: a pod (nil for an address outside the pod
@@ -33,7 +39,7 @@ type oEnd struct {
 }
 
 func newOracle(c *model.Cluster) *oracle {
-	o := &oracle{c: c, nsLabel: map[string]labels.Set{}}
+	o := &oracle{c: c, nsLabel: map[string]labels.Set{}, admin: map[adminKey][]adminPol{}}
 	for _, ns := range c.Namespaces {
 		o.nsLabel[ns.Name] = labels.Set(ns.Labels)
 	}
@@ -80,7 +86,11 @@ func (o *oracle) direction(d policy.Direction, subject, peer, dst oEnd, port pol
 	if subject.pod == nil || subject.pod.Spec.HostNetwork {
 		return true
 	}
-	pols := o.adminPolicies(d, subject.pod)
+	pols, ok := o.admin[adminKey{d, subject.pod}]
+	if !ok {
+		pols = o.adminPolicies(d, subject.pod)
+		o.admin[adminKey{d, subject.pod}] = pols
+	}
 	// Admin tier: first matching rule; Pass leaves the tier.
 	passed := false
 	for _, p := range pols {
