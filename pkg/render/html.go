@@ -59,18 +59,16 @@ type htmlData struct {
 	// Explain["from,to,k"] holds the walks behind a cell: the allowed witness, the denied
 	// witness, or both for a mixed cell. Their step lists are in Steps, each list once:
 	// many walks share them (every source denied into one target walks the same rules).
-	Explain        map[string][]htmlExplanation `json:"explain"`
-	Steps          [][]policy.Step              `json:"steps"`
-	ExplainShown   int                          `json:"explainShown"`
-	ExplainTotal   int                          `json:"explainTotal"`
-	ExplainLimit   int                          `json:"explainLimit"`
-	Warnings       []string                     `json:"warnings"`
-	Notes          []string                     `json:"notes"`
-	PolicyCount    int                          `json:"policyCount"`
-	PodCount       int                          `json:"podCount"`
-	EdgeCount      int                          `json:"edgeCount"`
-	MermaidSource  string                       `json:"mermaid"`
-	NamespaceNotes map[string]string            `json:"namespaceNotes"`
+	Explain       map[string][]htmlExplanation `json:"explain"`
+	Steps         [][]policy.Step              `json:"steps"`
+	ExplainShown  int                          `json:"explainShown"`
+	ExplainTotal  int                          `json:"explainTotal"`
+	ExplainLimit  int                          `json:"explainLimit"`
+	Warnings      []string                     `json:"warnings"`
+	Notes         []string                     `json:"notes"`
+	PolicyCount   int                          `json:"policyCount"`
+	PodCount      int                          `json:"podCount"`
+	MermaidSource string                       `json:"mermaid"`
 }
 
 // htmlExplanation is an explanation whose step lists are indices into htmlData.Steps.
@@ -147,8 +145,7 @@ func buildHTMLData(v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOption
 	d := &htmlData{
 		Title: opts.Title, GroupBy: string(v.Grouping.By), Pairs: map[string][2]int32{},
 		Explain: map[string][]htmlExplanation{}, Steps: [][]policy.Step{}, ExplainLimit: opts.ExplainLimit,
-		Notes: g.Notes, PolicyCount: len(e.Policies), PodCount: len(e.Pods), EdgeCount: len(g.Edges),
-		NamespaceNotes: map[string]string{}, Warnings: []string{},
+		Notes: g.Notes, PolicyCount: len(e.Policies), PodCount: len(e.Pods), Warnings: []string{},
 	}
 	var in []string
 	for _, a := range opts.InputArgs {
@@ -157,9 +154,6 @@ func buildHTMLData(v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOption
 	d.Input = strings.Join(in, " ")
 	for _, ns := range g.Namespaces {
 		d.Namespaces = append(d.Namespaces, ns.Name)
-		if ns.Within != "" {
-			d.NamespaceNotes[ns.Name] = ns.Within
-		}
 	}
 	portIndex := map[policy.Port]int{}
 	for i, pt := range v.Ports {

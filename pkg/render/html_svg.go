@@ -142,6 +142,10 @@ func svgLayoutGraph(g *analysis.Graph) *svgLayout {
 		y = l.top.y + l.top.h + svgBoxGap
 	}
 	for ni, ns := range g.Namespaces {
+		head := svgBoxHead
+		if ns.Within != "" { // a second title line
+			head += 15
+		}
 		minC, maxC := -1, 0
 		rows := map[int]int{}
 		for _, i := range ns.Nodes {
@@ -150,19 +154,19 @@ func svgLayoutGraph(g *analysis.Graph) *svgLayout {
 				minC = c
 			}
 			maxC = max(maxC, c)
-			l.nodes[i] = svgRect{colX(c), y + svgBoxHead + float64(rows[c])*svgRowH, svgNodeW, svgNodeH}
+			l.nodes[i] = svgRect{colX(c), y + head + float64(rows[c])*svgRowH, svgNodeW, svgNodeH}
 			rows[c]++
 		}
 		height := 0
 		for _, r := range rows {
 			height = max(height, r)
 		}
-		bottom := y + svgBoxHead + float64(height)*svgRowH - (svgRowH - svgNodeH)
+		bottom := y + head + float64(height)*svgRowH - (svgRowH - svgNodeH)
 		right := colX(maxC) + svgNodeW
 		// Policies sit under the groups of their column, each under the first group it
 		// selects here.
 		taken := map[[2]int]bool{}
-		top := y + svgBoxHead + 8
+		top := y + head + 8
 		// Policies linked to a group first: the ones for the whole namespace need no link.
 		pols := append([]int(nil), ns.Policies...)
 		sort.SliceStable(pols, func(i, j int) bool { return !g.Policies[pols[i]].OwnNamespace && g.Policies[pols[j]].OwnNamespace })
@@ -184,6 +188,8 @@ func svgLayoutGraph(g *analysis.Graph) *svgLayout {
 			right = max(right, l.policies[pi].right())
 		}
 		left := colX(minC) - svgBoxPadX
+		// Wide enough for its title.
+		right = max(right, left+20+6.6*float64(max(len("namespace "+ns.Name), len(ns.Within))))
 		l.boxes[ni] = svgRect{left, y, right + svgBoxPadX - left, bottom + svgBoxPadB - y}
 		maxRight = max(maxRight, l.boxes[ni].right())
 		y += l.boxes[ni].h + svgBoxGap
@@ -393,12 +399,16 @@ func htmlGraphSVG(v *analysis.GroupVerdicts, g *analysis.Graph) string {
 	}
 	for ni, ns := range g.Namespaces {
 		r := l.boxes[ni]
-		title := "namespace " + ns.Name
-		if ns.Within != "" {
-			title += " · " + ns.Within
+		fmt.Fprintf(b, "<g class=\"nsbox\" data-ns=\"%d\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"8\"/><text x=\"%.1f\" y=\"%.1f\">%s</text>",
+			ni, r.x, r.y, r.w, r.h, r.x+10, r.y+19, html.EscapeString("namespace "+ns.Name))
+		if ns.Within != "" { // coloured like the edges it stands for
+			class := "within-allowed"
+			if ns.WithinState == analysis.CellDenied {
+				class = "within-blocked"
+			}
+			fmt.Fprintf(b, "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\">%s</text>", class, r.x+10, r.y+34, html.EscapeString(ns.Within))
 		}
-		fmt.Fprintf(b, "<g class=\"nsbox\" data-ns=\"%d\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"8\"/><text x=\"%.1f\" y=\"%.1f\">%s</text></g>\n",
-			ni, r.x, r.y, r.w, r.h, r.x+10, r.y+19, html.EscapeString(title))
+		b.WriteString("</g>\n")
 	}
 
 	rectOf := func(x analysis.GraphEnd) svgRect {
@@ -443,7 +453,11 @@ func htmlGraphSVG(v *analysis.GroupVerdicts, g *analysis.Graph) string {
 	labels.boxes = append(labels.boxes, l.policies...)
 	for ni, ns := range g.Namespaces { // the boxes' titles
 		r := l.boxes[ni]
-		labels.boxes = append(labels.boxes, svgRect{r.x, r.y, min(r.w, 90+7*float64(len(ns.Name)+len(ns.Within))), svgBoxHead - 4})
+		h := svgBoxHead - 4
+		if ns.Within != "" {
+			h += 15
+		}
+		labels.boxes = append(labels.boxes, svgRect{r.x, r.y, min(r.w, 90+7*float64(max(len(ns.Name), len(ns.Within)))), h})
 	}
 
 	b.WriteString("<g class=\"links\">\n")
