@@ -440,17 +440,9 @@ func anpAction(a string) Action {
 func (c *compiler) anp(o *v1alpha1.AdminNetworkPolicy) error {
 	c.ref = model.Ref{Kind: model.KindAdminNetworkPolicy, Name: o.Name}
 	p := &Policy{Ref: c.ref, Tier: TierAdmin, Priority: o.Spec.Priority, kindOrder: 1}
-	var err error
-	if p.subject, p.Subject, err = c.subject("spec.subject", o.Spec.Subject.Namespaces, o.Spec.Subject.Pods); err != nil {
-		return err
-	}
 	var in, eg []adminRule
 	for _, r := range o.Spec.Ingress {
-		ar := adminRule{name: r.Name, action: anpAction(string(r.Action)), ports: r.Ports}
-		for _, f := range r.From {
-			ar.peers = append(ar.peers, adminPeer{namespaces: f.Namespaces, pods: f.Pods})
-		}
-		in = append(in, ar)
+		in = append(in, anpIngress(r.Name, string(r.Action), r.From, r.Ports))
 	}
 	for _, r := range o.Spec.Egress {
 		ar := adminRule{name: r.Name, action: anpAction(string(r.Action)), ports: r.Ports}
@@ -459,24 +451,16 @@ func (c *compiler) anp(o *v1alpha1.AdminNetworkPolicy) error {
 		}
 		eg = append(eg, ar)
 	}
-	return c.finishAdmin(p, in, eg)
+	return c.finishANP(p, &o.Spec.Subject, in, eg)
 }
 
 func (c *compiler) banp(o *v1alpha1.BaselineAdminNetworkPolicy) error {
 	c.ref = model.Ref{Kind: model.KindBaselineAdminNetworkPolicy, Name: o.Name}
 	// A BANP has no priority; it comes after every Baseline-tier ClusterNetworkPolicy.
 	p := &Policy{Ref: c.ref, Tier: TierBaseline, Priority: 1 << 20, kindOrder: 2}
-	var err error
-	if p.subject, p.Subject, err = c.subject("spec.subject", o.Spec.Subject.Namespaces, o.Spec.Subject.Pods); err != nil {
-		return err
-	}
 	var in, eg []adminRule
 	for _, r := range o.Spec.Ingress {
-		ar := adminRule{name: r.Name, action: anpAction(string(r.Action)), ports: r.Ports}
-		for _, f := range r.From {
-			ar.peers = append(ar.peers, adminPeer{namespaces: f.Namespaces, pods: f.Pods})
-		}
-		in = append(in, ar)
+		in = append(in, anpIngress(r.Name, string(r.Action), r.From, r.Ports))
 	}
 	for _, r := range o.Spec.Egress {
 		ar := adminRule{name: r.Name, action: anpAction(string(r.Action)), ports: r.Ports}
@@ -484,6 +468,23 @@ func (c *compiler) banp(o *v1alpha1.BaselineAdminNetworkPolicy) error {
 			ar.peers = append(ar.peers, adminPeer{namespaces: t.Namespaces, pods: t.Pods, nodes: t.Nodes, networks: cidrs(t.Networks)})
 		}
 		eg = append(eg, ar)
+	}
+	return c.finishANP(p, &o.Spec.Subject, in, eg)
+}
+
+// anpIngress reads an ANP or BANP ingress rule; the two kinds share its shape.
+func anpIngress(name, action string, from []v1alpha1.AdminNetworkPolicyIngressPeer, ports *[]v1alpha1.AdminNetworkPolicyPort) adminRule {
+	ar := adminRule{name: name, action: anpAction(action), ports: ports}
+	for _, f := range from {
+		ar.peers = append(ar.peers, adminPeer{namespaces: f.Namespaces, pods: f.Pods})
+	}
+	return ar
+}
+
+func (c *compiler) finishANP(p *Policy, subject *v1alpha1.AdminNetworkPolicySubject, in, eg []adminRule) error {
+	var err error
+	if p.subject, p.Subject, err = c.subject("spec.subject", subject.Namespaces, subject.Pods); err != nil {
+		return err
 	}
 	return c.finishAdmin(p, in, eg)
 }

@@ -208,43 +208,65 @@ func action(path *field.Path, a string, allowed ...string) field.ErrorList {
 	return field.ErrorList{field.NotSupported(path, a, allowed)}
 }
 
+// anpRule is one AdminNetworkPolicy or BaselineAdminNetworkPolicy rule of either direction:
+// the two kinds share their rule schema but for the actions they allow.
+type anpRule struct {
+	name   string
+	action string
+	peers  []anpPeerFields
+	ports  *[]v1alpha1.AdminNetworkPolicyPort
+}
+
+// anpRules validates the rules of one direction; peerField is "from" or "to".
+func anpRules(path *field.Path, peerField string, rules []anpRule, actions ...string) field.ErrorList {
+	errs := count(path, len(rules), 0, maxANPRules)
+	for i, r := range rules {
+		p := path.Index(i)
+		errs = append(errs, ruleName(p.Child("name"), r.name)...)
+		errs = append(errs, action(p.Child("action"), r.action, actions...)...)
+		errs = append(errs, count(p.Child(peerField), len(r.peers), 1, maxANPPeers)...)
+		for j, peer := range r.peers {
+			pp := p.Child(peerField).Index(j)
+			errs = append(errs, peer.validate(pp)...)
+			if (peer.nodes != nil || peer.networks != nil || peer.domains != nil) && hasNamedPort(r.ports) {
+				errs = append(errs, field.Forbidden(p.Child("ports"), "namedPort cannot be used with nodes, networks or domainNames peers: they have no named ports"))
+			}
+			if peer.domains != nil && r.action != string(v1alpha1.AdminNetworkPolicyRuleActionAllow) {
+				errs = append(errs, field.Forbidden(pp.Child("domainNames"), "domainNames peers are only supported in Allow rules"))
+			}
+		}
+		errs = append(errs, anpPorts(p.Child("ports"), r.ports)...)
+	}
+	return errs
+}
+
+func ingressPeers(from []v1alpha1.AdminNetworkPolicyIngressPeer) []anpPeerFields {
+	out := make([]anpPeerFields, len(from))
+	for i, f := range from {
+		out[i] = anpPeerFields{namespaces: f.Namespaces, pods: f.Pods}
+	}
+	return out
+}
+
 // AdminNetworkPolicy validates a v1alpha1 AdminNetworkPolicy against its CRD schema.
 func AdminNetworkPolicy(o *v1alpha1.AdminNetworkPolicy) field.ErrorList {
 	errs := adminObject(&o.ObjectMeta)
 	spec := field.NewPath("spec")
 	errs = append(errs, priority(spec.Child("priority"), o.Spec.Priority)...)
 	errs = append(errs, anpSubject(spec.Child("subject"), &o.Spec.Subject)...)
-	errs = append(errs, count(spec.Child("ingress"), len(o.Spec.Ingress), 0, maxANPRules)...)
-	errs = append(errs, count(spec.Child("egress"), len(o.Spec.Egress), 0, maxANPRules)...)
-	actions := []string{"Allow", "Deny", "Pass"}
-	for i, r := range o.Spec.Ingress {
-		p := spec.Child("ingress").Index(i)
-		errs = append(errs, ruleName(p.Child("name"), r.Name)...)
-		errs = append(errs, action(p.Child("action"), string(r.Action), actions...)...)
-		errs = append(errs, count(p.Child("from"), len(r.From), 1, maxANPPeers)...)
-		for j, peer := range r.From {
-			errs = append(errs, anpPeerFields{namespaces: peer.Namespaces, pods: peer.Pods}.validate(p.Child("from").Index(j))...)
-		}
-		errs = append(errs, anpPorts(p.Child("ports"), r.Ports)...)
+	var in, eg []anpRule
+	for _, r := range o.Spec.Ingress {
+		in = append(in, anpRule{r.Name, string(r.Action), ingressPeers(r.From), r.Ports})
 	}
-	for i, r := range o.Spec.Egress {
-		p := spec.Child("egress").Index(i)
-		errs = append(errs, ruleName(p.Child("name"), r.Name)...)
-		errs = append(errs, action(p.Child("action"), string(r.Action), actions...)...)
-		errs = append(errs, count(p.Child("to"), len(r.To), 1, maxANPPeers)...)
-		for j, peer := range r.To {
-			pp := p.Child("to").Index(j)
-			errs = append(errs, anpPeerFields{peer.Namespaces, peer.Pods, peer.Nodes, peer.Networks, peer.DomainNames}.validate(pp)...)
-			if (peer.Nodes != nil || peer.Networks != nil || peer.DomainNames != nil) && hasNamedPort(r.Ports) {
-				errs = append(errs, field.Forbidden(p.Child("ports"), "namedPort cannot be used with nodes, networks or domainNames peers: they have no named ports"))
-			}
-			if peer.DomainNames != nil && r.Action != v1alpha1.AdminNetworkPolicyRuleActionAllow {
-				errs = append(errs, field.Forbidden(pp.Child("domainNames"), "domainNames peers are only supported in Allow rules"))
-			}
+	for _, r := range o.Spec.Egress {
+		peers := make([]anpPeerFields, len(r.To))
+		for j, t := range r.To {
+			peers[j] = anpPeerFields{t.Namespaces, t.Pods, t.Nodes, t.Networks, t.DomainNames}
 		}
-		errs = append(errs, anpPorts(p.Child("ports"), r.Ports)...)
+		eg = append(eg, anpRule{r.Name, string(r.Action), peers, r.Ports})
 	}
-	return errs
+	errs = append(errs, anpRules(spec.Child("ingress"), "from", in, "Allow", "Deny", "Pass")...)
+	return append(errs, anpRules(spec.Child("egress"), "to", eg, "Allow", "Deny", "Pass")...)
 }
 
 // BaselineAdminNetworkPolicy validates a v1alpha1 BaselineAdminNetworkPolicy; the CRD allows
@@ -256,34 +278,19 @@ func BaselineAdminNetworkPolicy(o *v1alpha1.BaselineAdminNetworkPolicy) field.Er
 	}
 	spec := field.NewPath("spec")
 	errs = append(errs, anpSubject(spec.Child("subject"), &o.Spec.Subject)...)
-	errs = append(errs, count(spec.Child("ingress"), len(o.Spec.Ingress), 0, maxANPRules)...)
-	errs = append(errs, count(spec.Child("egress"), len(o.Spec.Egress), 0, maxANPRules)...)
-	actions := []string{"Allow", "Deny"}
-	for i, r := range o.Spec.Ingress {
-		p := spec.Child("ingress").Index(i)
-		errs = append(errs, ruleName(p.Child("name"), r.Name)...)
-		errs = append(errs, action(p.Child("action"), string(r.Action), actions...)...)
-		errs = append(errs, count(p.Child("from"), len(r.From), 1, maxANPPeers)...)
-		for j, peer := range r.From {
-			errs = append(errs, anpPeerFields{namespaces: peer.Namespaces, pods: peer.Pods}.validate(p.Child("from").Index(j))...)
-		}
-		errs = append(errs, anpPorts(p.Child("ports"), r.Ports)...)
+	var in, eg []anpRule
+	for _, r := range o.Spec.Ingress {
+		in = append(in, anpRule{r.Name, string(r.Action), ingressPeers(r.From), r.Ports})
 	}
-	for i, r := range o.Spec.Egress {
-		p := spec.Child("egress").Index(i)
-		errs = append(errs, ruleName(p.Child("name"), r.Name)...)
-		errs = append(errs, action(p.Child("action"), string(r.Action), actions...)...)
-		errs = append(errs, count(p.Child("to"), len(r.To), 1, maxANPPeers)...)
-		for j, peer := range r.To {
-			pp := p.Child("to").Index(j)
-			errs = append(errs, anpPeerFields{namespaces: peer.Namespaces, pods: peer.Pods, nodes: peer.Nodes, networks: peer.Networks}.validate(pp)...)
-			if (peer.Nodes != nil || peer.Networks != nil) && hasNamedPort(r.Ports) {
-				errs = append(errs, field.Forbidden(p.Child("ports"), "namedPort cannot be used with nodes or networks peers: they have no named ports"))
-			}
+	for _, r := range o.Spec.Egress {
+		peers := make([]anpPeerFields, len(r.To))
+		for j, t := range r.To {
+			peers[j] = anpPeerFields{namespaces: t.Namespaces, pods: t.Pods, nodes: t.Nodes, networks: t.Networks}
 		}
-		errs = append(errs, anpPorts(p.Child("ports"), r.Ports)...)
+		eg = append(eg, anpRule{r.Name, string(r.Action), peers, r.Ports})
 	}
-	return errs
+	errs = append(errs, anpRules(spec.Child("ingress"), "from", in, "Allow", "Deny")...)
+	return append(errs, anpRules(spec.Child("egress"), "to", eg, "Allow", "Deny")...)
 }
 
 // ClusterNetworkPolicy validates a v1beta1 (or v1alpha2) ClusterNetworkPolicy.
