@@ -46,7 +46,7 @@ func (c *Classes) Len() int { return len(c.Members) }
 
 // PodClasses computes the classes of e's pods.
 func PodClasses(e *policy.Engine, opts ClassOptions) *Classes {
-	c, _ := classify(e, opts)
+	c, _ := classify(e, opts, false)
 	return c
 }
 
@@ -62,14 +62,39 @@ type podFeatures struct {
 	named []string
 	// byNode: a pod's node can change a verdict. The engine lets a pod and its own node
 	// talk past NetworkPolicies, so when some pod is hostNetwork or has an address of a
-	// node, pods are told apart by node too.
+	// node, pods are told apart by node too (unless the caller handles nodes itself).
 	byNode bool
+	// node[pod] numbers the pod's node (-1: none). owners[pod][slot] are the nodes to
+	// which the pod, as a peer using that slot's address, is "own node": its node if it is
+	// hostNetwork, else the nodes whose host addresses include that address.
+	node   []int32
+	owners [][3][]int32
 }
 
-func classify(e *policy.Engine, opts ClassOptions) (*Classes, *podFeatures) {
+// ownNode reports whether the engine's own-node rule holds between subject and peer,
+// the peer using its address of slot: subject is an ordinary pod on a node, and peer is
+// that node (its address, or a hostNetwork pod on it).
+func (f *podFeatures) ownNode(e *policy.Engine, subject, peer int32, slot uint8) bool {
+	n := f.node[subject]
+	if n < 0 || e.Pods[subject].Ident < 0 {
+		return false
+	}
+	for _, o := range f.owners[peer][slot] {
+		if o == n {
+			return true
+		}
+	}
+	return false
+}
+
+// classify computes the classes and the features they are made of. With ignoreNodes,
+// pods are not told apart by node even when the own-node rule could apply: the caller
+// then checks ownNode per pair (ComputeClassMatrix).
+func classify(e *policy.Engine, opts ClassOptions, ignoreNodes bool) (*Classes, *podFeatures) {
 	peers := addressPeers(e)
 	fams := [3]int{0, 4, 6}
-	f := &podFeatures{sigs: make([][3]string, len(e.Pods)), slot: make([]uint8, len(e.Pods)), named: make([]string, len(e.Pods))}
+	f := &podFeatures{sigs: make([][3]string, len(e.Pods)), slot: make([]uint8, len(e.Pods)), named: make([]string, len(e.Pods)),
+		node: make([]int32, len(e.Pods)), owners: make([][3][]int32, len(e.Pods))}
 	// The nodes each address is "own node" to (a node's addresses and its hostNetwork
 	// pods'), for the engine's own-node rule.
 	ownNode := map[netip.Addr][]string{}
@@ -85,7 +110,9 @@ func classify(e *policy.Engine, opts ClassOptions) (*Classes, *podFeatures) {
 			f.byNode = true
 		}
 	}
+	nodeID := map[string]int32{}
 	for _, n := range slices.Sorted(maps.Keys(nodes)) {
+		nodeID[n] = int32(len(nodeID))
 		for _, ip := range e.HostAddrs(n) {
 			if own := ownNode[ip]; len(own) == 0 || own[len(own)-1] != n {
 				ownNode[ip] = append(own, n)
@@ -95,8 +122,23 @@ func classify(e *policy.Engine, opts ClassOptions) (*Classes, *podFeatures) {
 	var b strings.Builder
 	var sig []int32
 	for i := range e.Pods {
+		p := &e.Pods[i]
+		f.node[i] = -1
+		if id, ok := nodeID[p.Pod.Spec.NodeName]; ok && p.Pod.Spec.NodeName != "" {
+			f.node[i] = id
+		}
 		for s, fam := range fams {
 			ip := e.PodEndpoint(int32(i), fam).IP
+			switch {
+			case p.HostNetwork:
+				if f.node[i] >= 0 {
+					f.owners[i][s] = []int32{f.node[i]}
+				}
+			default:
+				for _, n := range ownNode[ip] {
+					f.owners[i][s] = append(f.owners[i][s], nodeID[n])
+				}
+			}
 			sig = peers.matching(ip, sig[:0])
 			b.Reset()
 			for _, x := range sig {
@@ -149,7 +191,7 @@ func classify(e *policy.Engine, opts ClassOptions) (*Classes, *podFeatures) {
 			b.WriteString("|h|")
 			b.WriteString(p.Pod.Spec.NodeName)
 		}
-		if f.byNode {
+		if f.byNode && !ignoreNodes {
 			b.WriteString("|N:")
 			b.WriteString(p.Pod.Spec.NodeName)
 		}

@@ -24,7 +24,7 @@ const (
 	idNotApplicable uint32 = iota
 	idNotIsolated
 	idSelf
-	idFixed
+	idOwnNode
 )
 
 func newDecisionIDs(e *policy.Engine) *decisionIDs {
@@ -32,7 +32,7 @@ func newDecisionIDs(e *policy.Engine) *decisionIDs {
 	fixed := func(r policy.Reason) policy.Decision {
 		return policy.Decision{Allowed: true, Reason: r, Tier: policy.TierDefault, Policy: -1, Rule: -1}
 	}
-	d.table = append(d.table, fixed(policy.ReasonNotApplicable), fixed(policy.ReasonNotIsolated), fixed(policy.ReasonSelf))
+	d.table = append(d.table, fixed(policy.ReasonNotApplicable), fixed(policy.ReasonNotIsolated), fixed(policy.ReasonSelf), fixed(policy.ReasonOwnNode))
 	for dir := range d.ruleBase {
 		d.ruleBase[dir] = make([]uint32, len(e.Policies))
 	}
@@ -62,6 +62,8 @@ func (d *decisionIDs) id(dir policy.Direction, dec policy.Decision) uint32 {
 		id = idNotIsolated
 	case dec.Reason == policy.ReasonSelf:
 		id = idSelf
+	case dec.Reason == policy.ReasonOwnNode:
+		id = idOwnNode
 	case dec.Reason == policy.ReasonRule && dec.Policy >= 0 && int(dec.Policy) < len(d.isolated):
 		id = d.ruleBase[dir][dec.Policy] + uint32(dec.Rule)
 	case dec.Reason == policy.ReasonIsolated && dec.Policy >= 0 && int(dec.Policy) < len(d.isolated):

@@ -171,10 +171,6 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 			b.WriteString("h")
 		} else {
 			selectingKey(&b, e, rep, policy.Egress)
-			if f.byNode {
-				b.WriteString("|N:")
-				b.WriteString(e.Pods[rep].Pod.Spec.NodeName)
-			}
 		}
 		t.egOf[c] = eg.id(b.String(), class)
 
@@ -191,10 +187,6 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 			b.WriteString("h")
 		} else {
 			selectingKey(&b, e, rep, policy.Ingress)
-			if f.byNode {
-				b.WriteString("|N:")
-				b.WriteString(e.Pods[rep].Pod.Spec.NodeName)
-			}
 		}
 		b.WriteString("|n:")
 		b.WriteString(f.named[rep])
@@ -218,6 +210,8 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 		t.dpOff[i] = t.egStride
 		t.egStride += len(dstPorts[c])
 	}
+	egSubjects := subjectsByNode(cls, f, t.egOf, len(eg.reps))
+	inSubjects := subjectsByNode(cls, f, t.inOf, len(in.reps))
 	t.ids = newDecisionIDs(e)
 	t.eg = make([]uint32, len(eg.reps)*t.egStride)
 	t.inOff = make([]int, len(in.reps))
@@ -258,24 +252,26 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 					return
 				}
 				if r < len(eg.reps) {
-					subj := policy.Endpoint{Pod: cls.Members[eg.reps[r]][0]}
 					row := t.eg[r*t.egStride : (r+1)*t.egStride]
 					for d, dc := range dp.reps {
-						peer := e.PodEndpoint(cls.Members[dc][0], 0)
+						peerPod := cls.Members[dc][0]
+						subj, own := egSubjects[r].pick(f, e, peerPod, 0)
+						peer := e.PodEndpoint(peerPod, 0)
 						for k, pi := range dstPorts[dc] {
-							row[t.dpOff[d]+k] = t.ids.id(policy.Egress, e.DecideDirection(policy.Egress, subj, peer, ports[pi]))
+							row[t.dpOff[d]+k] = t.ids.id(policy.Egress, e.DecideDirection(policy.Egress, policy.Endpoint{Pod: subj}, peer, ports[pi])) | own
 						}
 					}
 				} else {
 					i := r - len(eg.reps)
 					ic := in.reps[i]
-					subj := policy.Endpoint{Pod: cls.Members[ic][0]}
 					np := t.inPorts[i]
 					row := t.in[t.inOff[i] : t.inOff[i]+len(sp.reps)*np]
 					for s, sc := range sp.reps {
-						peer := e.PodEndpoint(cls.Members[sc][0], slotFamily[spSlot[s]])
+						peerPod := cls.Members[sc][0]
+						subj, own := inSubjects[i].pick(f, e, peerPod, spSlot[s])
+						peer := e.PodEndpoint(peerPod, slotFamily[spSlot[s]])
 						for k, pi := range dstPorts[ic] {
-							row[s*np+k] = t.ids.id(policy.Ingress, e.DecideDirection(policy.Ingress, subj, peer, ports[pi]))
+							row[s*np+k] = t.ids.id(policy.Ingress, e.DecideDirection(policy.Ingress, policy.Endpoint{Pod: subj}, peer, ports[pi])) | own
 						}
 					}
 				}
@@ -294,17 +290,74 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 	return t
 }
 
-// decisionIDs returns the numbers of the egress and ingress decisions between two
-// distinct pods of classes ca and cb, on the k-th port cb is probed on.
-func (t *directionTables) decisionIDs(ca, cb int32, k int) (egress, ingress uint32) {
+// ownBit marks a table entry decided with the own-node rule holding (the subject on the
+// node the peer is): no pod of the subject key was on another node.
+const ownBit uint32 = 1 << 31
+
+// subjectPods are pods sharing one subject key, one per node, the key's first pod first,
+// so that an entry is decided with a subject off the peer's node whenever one exists: the
+// own-node rule would otherwise hide what the policies decide, and that can be derived
+// back but not the other way round.
+type subjectPods []int32
+
+func subjectsByNode(cls *Classes, f *podFeatures, keyOf []int32, keys int) []subjectPods {
+	out := make([]subjectPods, keys)
+	seen := map[[2]int32]bool{}
+	for c, members := range cls.Members {
+		k := keyOf[c]
+		for _, p := range members {
+			if at := [2]int32{k, f.node[p]}; !seen[at] {
+				seen[at] = true
+				out[k] = append(out[k], p)
+			}
+		}
+	}
+	return out
+}
+
+// pick returns a subject for deciding against peer (using its address of slot), and
+// ownBit when even that subject is on the peer's node.
+func (s subjectPods) pick(f *podFeatures, e *policy.Engine, peer int32, slot uint8) (int32, uint32) {
+	for _, p := range s {
+		if !f.ownNode(e, p, peer, slot) {
+			return p, 0
+		}
+	}
+	return s[0], ownBit
+}
+
+// entries returns the raw egress and ingress entries between two distinct pods of
+// classes ca and cb, on the k-th port cb is probed on.
+func (t *directionTables) entries(ca, cb int32, k int) (egress, ingress uint32) {
 	egress = t.eg[int(t.egOf[ca])*t.egStride+t.dpOff[t.dpOf[cb]]+k]
 	i := t.inOf[cb]
 	ingress = t.in[t.inOff[i]+int(t.spOf[ca][t.slotOf[cb]])*t.inPorts[i]+k]
 	return egress, ingress
 }
 
-// verdict is decisionIDs reduced to whether each direction allows.
-func (t *directionTables) verdict(ca, cb int32, k int) (egress, ingress bool) {
-	eg, in := t.decisionIDs(ca, cb, k)
-	return t.allowed[eg], t.allowed[in]
+// resolve turns an entry into a decision number for a pair where the own-node rule holds
+// (own) or not. An entry decided without it gives the own-node outcome too: an admin
+// rule still decides first; otherwise the pod and its node may talk.
+func (t *directionTables) resolve(entry uint32, own bool) uint32 {
+	id := entry &^ ownBit
+	if (entry&ownBit != 0) == own {
+		return id
+	}
+	if own {
+		d := t.ids.table[id]
+		if d.Reason == policy.ReasonNotApplicable || (d.Reason == policy.ReasonRule && d.Tier == policy.TierAdmin) {
+			return id
+		}
+		return idOwnNode
+	}
+	// Not reached: an entry is decided with the own-node rule only when every pod of its
+	// subject key is on the peer's node, and then no pair without it looks it up.
+	panic("analysis: direction table entry decided on the peer's node looked up off it")
+}
+
+// pairIDs returns the decision numbers for the connection from pod a to pod b (distinct)
+// on the k-th port b is probed on.
+func (t *directionTables) pairIDs(f *podFeatures, e *policy.Engine, a, b, ca, cb int32, k int) (egress, ingress uint32) {
+	eg, in := t.entries(ca, cb, k)
+	return t.resolve(eg, f.ownNode(e, a, b, 0)), t.resolve(in, f.ownNode(e, b, a, t.slotOf[cb]))
 }

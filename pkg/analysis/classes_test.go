@@ -301,11 +301,8 @@ func TestClassMatrixEqualsPodByPod(t *testing.T) {
 						if eg != v.Egress || in != v.Ingress {
 							t.Fatalf("seed %d, %s: %s -> %s %s: decisions %+v %+v, want %+v %+v", seed, name, e.Pods[a].Key, e.Pods[b].Key, pt, eg, in, v.Egress, v.Ingress)
 						}
-						if a != b && (len(cm.Classes.Members[cm.Classes.Of[b]]) > 1 || cm.Classes.Of[a] != cm.Classes.Of[b]) {
-							ceg, cin, ok := cm.ClassDecisions(cm.Classes.Of[a], cm.Classes.Of[b], pt)
-							if !ok || ceg != v.Egress || cin != v.Ingress {
-								t.Fatalf("seed %d, %s: class decisions for %s -> %s %s: %+v %+v %v", seed, name, e.Pods[a].Key, e.Pods[b].Key, pt, ceg, cin, ok)
-							}
+						if peg, pin, ok := cm.PairDecisions(int32(a), int32(b), pt); !ok || peg != eg || pin != in {
+							t.Fatalf("seed %d, %s: PairDecisions for %s -> %s %s: %+v %+v %v", seed, name, e.Pods[a].Key, e.Pods[b].Key, pt, peg, pin, ok)
 						}
 					}
 				}

@@ -169,7 +169,10 @@ const (
 // (see directionTables). It answers for any pod pair in constant time and expands to a
 // Matrix, or streams one, in pod order, without a table of pod or class pairs.
 type ClassMatrix struct {
-	Engine  *policy.Engine
+	Engine *policy.Engine
+	// Classes are PodClasses without the node: pods of one class get the same verdicts
+	// except where the own-node rule holds for a pair, which Verdict and Decisions apply
+	// per pair.
 	Classes *Classes
 	// Ports is the union of the probed ports, in output order.
 	Ports []policy.Port
@@ -180,14 +183,16 @@ type ClassMatrix struct {
 	// in probe order.
 	dstPorts [][]int32
 	tables   *directionTables
+	features *podFeatures
 }
 
 // ComputeClassMatrix decides the egress and ingress tables behind every pair of pod
 // classes on the ports each destination class is probed on, in parallel.
 func ComputeClassMatrix(e *policy.Engine, opts MatrixOptions) *ClassMatrix {
-	cls, features := classify(e, ClassOptions{DeclaredPorts: len(opts.Ports) == 0})
+	// Classes without nodes: the own-node rule is applied per pair (see resolve).
+	cls, features := classify(e, ClassOptions{DeclaredPorts: len(opts.Ports) == 0}, true)
 	perDst, all := probePlan(e, opts)
-	m := &ClassMatrix{Engine: e, Classes: cls, Ports: all, shown: shownPods(e, opts)}
+	m := &ClassMatrix{Engine: e, Classes: cls, Ports: all, shown: shownPods(e, opts), features: features}
 	portIndex := make(map[policy.Port]int32, len(all))
 	for i, pt := range all {
 		portIndex[pt] = int32(i)
@@ -208,15 +213,15 @@ func (m *ClassMatrix) cell(a, b int32, k int) uint8 {
 	if a == b {
 		return cellSelf
 	}
-	eg, in := m.tables.verdict(m.Classes.Of[a], m.Classes.Of[b], k)
+	eg, in := m.tables.pairIDs(m.features, m.Engine, a, b, m.Classes.Of[a], m.Classes.Of[b], k)
 	var c uint8
-	if eg {
+	if m.tables.allowed[eg] {
 		c |= cellEgress
 	}
-	if in {
+	if m.tables.allowed[in] {
 		c |= cellIngress
 	}
-	if eg && in {
+	if c == cellEgress|cellIngress {
 		c |= cellAllowed
 	}
 	return c
@@ -247,18 +252,17 @@ func (m *ClassMatrix) Decisions(a, b int32, k int) (egress, ingress policy.Decis
 		self := m.tables.ids.decision(idSelf)
 		return self, self
 	}
-	eg, in := m.tables.decisionIDs(m.Classes.Of[a], m.Classes.Of[b], k)
+	eg, in := m.tables.pairIDs(m.features, m.Engine, a, b, m.Classes.Of[a], m.Classes.Of[b], k)
 	return m.tables.ids.decision(eg), m.tables.ids.decision(in)
 }
 
-// ClassDecisions returns the decisions for a connection on pt between any two distinct
-// pods of classes ca and cb (a class of one pod has no such pair with itself). ok is
-// false when pt is not a port cb is probed on; decide those with Engine.Decide.
-func (m *ClassMatrix) ClassDecisions(ca, cb int32, pt policy.Port) (egress, ingress policy.Decision, ok bool) {
-	for k, pi := range m.dstPorts[cb] {
+// PairDecisions is Decisions on port pt; ok is false when pt is not a port b is probed
+// on (decide those with Engine.Decide).
+func (m *ClassMatrix) PairDecisions(a, b int32, pt policy.Port) (egress, ingress policy.Decision, ok bool) {
+	for k, pi := range m.dstPorts[m.Classes.Of[b]] {
 		if m.Ports[pi] == pt {
-			eg, in := m.tables.decisionIDs(ca, cb, k)
-			return m.tables.ids.decision(eg), m.tables.ids.decision(in), true
+			eg, in := m.Decisions(a, b, k)
+			return eg, in, true
 		}
 	}
 	return policy.Decision{}, policy.Decision{}, false
