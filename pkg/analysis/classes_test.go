@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -482,5 +483,55 @@ func TestClassMatrixCorners(t *testing.T) {
 				t.Fatalf("class matrix differs from pod by pod:\n got %+v\nwant %+v", got.Results, want.Results)
 			}
 		})
+	}
+}
+
+// CountPairs adds up, per outcome, exactly the pairs between two pod sets.
+func TestCountPairsEqualsEveryPair(t *testing.T) {
+	type outcome struct{ eg, in policy.Decision }
+	for seed := range 300 {
+		e := compile(t, randomCluster(rand.New(rand.NewPCG(uint64(seed), 13))))
+		cm := analysis.ComputeClassMatrix(e, analysis.MatrixOptions{})
+		byNS := map[string][]int32{}
+		for i, p := range e.Pods {
+			byNS[p.Pod.Namespace] = append(byNS[p.Pod.Namespace], int32(i))
+		}
+		for fromNS, from := range byNS {
+			for toNS, to := range byNS {
+				for _, pt := range []policy.Port{{Proto: policy.ProtoTCP, Num: 8080}, {Proto: policy.ProtoUDP, Num: 53}, {Proto: policy.ProtoTCP, Num: 5432}} {
+					want := map[outcome]int32{}
+					probed := true
+					for _, a := range from {
+						for _, b := range to {
+							if a == b {
+								continue
+							}
+							src, dst := e.PodPair(a, b)
+							v := e.Decide(src, dst, pt)
+							want[outcome{v.Egress, v.Ingress}]++
+						}
+					}
+					for _, b := range to {
+						if !slices.Contains(cm.ProbedPorts(b), pt) {
+							probed = false
+						}
+					}
+					got := map[outcome]int32{}
+					ok := cm.CountPairs(cm.Members(from), cm.Members(to), pt, func(eg, in policy.Decision, n, a, b int32) {
+						got[outcome{eg, in}] += n
+						src, dst := e.PodPair(a, b)
+						if v := e.Decide(src, dst, pt); v.Egress != eg || v.Ingress != in || a == b {
+							t.Fatalf("seed %d: example %s -> %s does not have the outcome it stands for", seed, e.Pods[a].Key, e.Pods[b].Key)
+						}
+					})
+					if ok != probed {
+						t.Fatalf("seed %d: CountPairs ok=%v for a port probed on every destination: %v", seed, ok, probed)
+					}
+					if ok && !reflect.DeepEqual(got, want) {
+						t.Fatalf("seed %d, %s -> %s on %s: counts %v (ok %v), want %v", seed, fromNS, toNS, pt, got, ok, want)
+					}
+				}
+			}
+		}
 	}
 }
