@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for tool in nft:nftables ip:iproute2 conntrack:conntrack; do
+# nft/ip/conntrack: the dataplane and testbed tests; chromium: the HTML report is tested in
+# a real headless browser; dot: the Graphviz output is checked by Graphviz itself.
+for tool in nft:nftables ip:iproute2 conntrack:conntrack chromium:chromium dot:graphviz; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -21,6 +23,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 go mod download
+# Tools installed above must be used: a test that finds one missing fails instead of skipping.
+[ "$(id -u)" = 0 ] && export NETWARDEN_REQUIRE_TOOLS=1
 
 # A real API server for the tests that need one; built once (15-28 min cold), then cached.
 if [ "${NETWARDEN_SKIP_APISERVER:-}" != 1 ]; then

@@ -119,7 +119,7 @@ func TestPictureTextIsEscaped(t *testing.T) {
 func TestDotGoldensParseWithGraphviz(t *testing.T) {
 	dot, err := exec.LookPath("dot")
 	if err != nil {
-		t.Skip("graphviz is not installed (apt-get install -y graphviz); dot syntax is checked only by the golden files")
+		skipUnlessRequired(t, "graphviz is not installed (apt-get install -y graphviz); dot syntax is checked only by the golden files")
 	}
 	for _, tc := range pictureCases {
 		t.Run(tc.name, func(t *testing.T) {
