@@ -89,15 +89,19 @@ type Applied struct {
 	// Time is when the kernel write returned.
 	Time     time.Time
 	Snapshot *Snapshot
-	Engine   *policy.Engine
+	// Engine is the snapshot compiled for this node: without the NetworkPolicies of
+	// namespaces that have no pod on it (see nodeScope).
+	Engine *policy.Engine
 	// Local are the pods programmed as subjects (indices into Engine.Pods).
 	Local []int32
 	Stats ProgramStats
 	// Rejected are the policies left out because they could not be compiled.
 	Rejected []error
-	// Duration is the whole sync; Events the number of events it covered.
+	// Duration is the whole sync; Events the number of events it covered, and Oldest
+	// when the oldest of them was received (zero without events).
 	Duration time.Duration
 	Events   int
+	Oldest   time.Time
 }
 
 // Agent keeps one node's kernel in step with the API server.
@@ -213,7 +217,7 @@ func (a *Agent) syncOnce(req syncRequest, start time.Time) error {
 		return err
 	}
 	tSnap := time.Now()
-	eng, rejected, err := compileTolerant(snap.Cluster)
+	eng, rejected, err := compileTolerant(nodeScope(snap.Cluster, a.cfg.NodeName))
 	if err != nil {
 		a.m.SyncErrors.WithLabelValues("policy").Inc()
 		return fmt.Errorf("compiling policies: %w", err)
@@ -251,7 +255,7 @@ func (a *Agent) syncOnce(req syncRequest, start time.Time) error {
 	a.lastOK.Store(end.UnixNano())
 
 	applied := Applied{Reason: req.reason, Time: end, Snapshot: snap, Engine: eng, Local: local, Stats: stats,
-		Rejected: rejected, Duration: end.Sub(start), Events: req.events}
+		Rejected: rejected, Duration: end.Sub(start), Events: req.events, Oldest: req.oldest}
 	a.publish(applied)
 	a.logSync(applied)
 	if !a.ready.Swap(true) {
@@ -309,6 +313,30 @@ func LocalPods(e *policy.Engine, node string) []int32 {
 		}
 	}
 	return out
+}
+
+// nodeScope returns the part of c that can decide this node's verdicts: everything but
+// the NetworkPolicies of namespaces without a pod on the node. A NetworkPolicy selects
+// pods of its own namespace only, and a node enforces only its own pods (the other end of
+// a connection is checked by its own node), so the others cannot change what this node
+// programs; leaving them out saves compiling them, and their changes then leave the
+// kernel untouched. Admin kinds select across namespaces and are all kept. The returned
+// cluster shares c's objects.
+func nodeScope(c *model.Cluster, node string) *model.Cluster {
+	here := map[string]bool{}
+	for _, p := range c.Pods {
+		if p.Spec.NodeName == node && !p.Spec.HostNetwork {
+			here[p.Namespace] = true
+		}
+	}
+	out := *c
+	out.NetworkPolicies = make([]*networkingv1.NetworkPolicy, 0, len(c.NetworkPolicies))
+	for _, np := range c.NetworkPolicies {
+		if here[np.Namespace] {
+			out.NetworkPolicies = append(out.NetworkPolicies, np)
+		}
+	}
+	return &out
 }
 
 // compileTolerant compiles the cluster, leaving out each policy that cannot be compiled
