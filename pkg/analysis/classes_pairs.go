@@ -38,18 +38,23 @@ func (m *ClassMatrix) Members(pods []int32) MemberSet {
 // Engine.Decide).
 func (m *ClassMatrix) CountPairs(from, to MemberSet, pt policy.Port, add func(eg, in policy.Decision, n, a, b int32)) (ok bool) {
 	t, f, e := m.tables, m.features, m.Engine
-	for _, cb := range to.classes {
-		k := -1
+	ks := make([]int, len(to.classes))
+	for j, cb := range to.classes {
+		ks[j] = -1
 		for i, pi := range m.dstPorts[cb.class] {
 			if m.Ports[pi] == pt {
-				k = i
+				ks[j] = i
 				break
 			}
 		}
-		if k < 0 {
+		if ks[j] < 0 {
 			return false
 		}
-		for _, ca := range from.classes {
+	}
+	// Source classes outside, destination classes inside, each in order of first member.
+	for _, ca := range from.classes {
+		for j, cb := range to.classes {
+			k := ks[j]
 			egEntry, inEntry := t.entries(ca.class, cb.class, k)
 			slot := t.slotOf[cb.class]
 			b0, a0 := cb.pods[0], ca.pods[0]
@@ -60,10 +65,9 @@ func (m *ClassMatrix) CountPairs(from, to MemberSet, pt policy.Port, add func(eg
 				n := int32(len(ca.pods)) * int32(len(cb.pods))
 				a, b := a0, b0
 				if ca.class == cb.class {
-					n = int32(len(ca.pods)) * int32(len(ca.pods)-1)
-					if len(cb.pods) > 1 {
-						b = cb.pods[1]
-					}
+					// The sets may share pods, and a pod with itself is no pair.
+					n -= shared(ca.pods, cb.pods)
+					a, b = firstPair(ca.pods, cb.pods)
 				}
 				if n > 0 {
 					add(t.ids.decision(t.resolve(egEntry, false)), t.ids.decision(t.resolve(inEntry, false)), n, a, b)
@@ -106,4 +110,35 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// shared counts the pods in both lists.
+func shared(x, y []int32) int32 {
+	if len(x) > len(y) {
+		x, y = y, x
+	}
+	in := make(map[int32]bool, len(x))
+	for _, p := range x {
+		in[p] = true
+	}
+	n := int32(0)
+	for _, p := range y {
+		if in[p] {
+			n++
+		}
+	}
+	return n
+}
+
+// firstPair returns the first pair of distinct pods (x before y in order), or the first
+// pods when there is none.
+func firstPair(x, y []int32) (int32, int32) {
+	for _, a := range x {
+		for _, b := range y {
+			if a != b {
+				return a, b
+			}
+		}
+	}
+	return x[0], y[0]
 }

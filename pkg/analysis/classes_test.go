@@ -492,10 +492,19 @@ func TestCountPairsEqualsEveryPair(t *testing.T) {
 	for seed := range 300 {
 		e := compile(t, randomCluster(rand.New(rand.NewPCG(uint64(seed), 13))))
 		cm := analysis.ComputeClassMatrix(e, analysis.MatrixOptions{})
+		// Sets: namespaces (the same set on both sides, or disjoint ones), single pods,
+		// and overlapping halves.
 		byNS := map[string][]int32{}
+		var all []int32
 		for i, p := range e.Pods {
 			byNS[p.Pod.Namespace] = append(byNS[p.Pod.Namespace], int32(i))
+			all = append(all, int32(i))
+			if i < 3 {
+				byNS[p.Key] = []int32{int32(i)}
+			}
 		}
+		byNS["first two thirds"] = all[:2*len(all)/3]
+		byNS["last two thirds"] = all[len(all)/3:]
 		for fromNS, from := range byNS {
 			for toNS, to := range byNS {
 				for _, pt := range []policy.Port{{Proto: policy.ProtoTCP, Num: 8080}, {Proto: policy.ProtoUDP, Num: 53}, {Proto: policy.ProtoTCP, Num: 5432}} {

@@ -122,22 +122,18 @@ func DecideGroups(e *policy.Engine, g *Grouping, opts MatrixOptions) *GroupVerdi
 	}
 	v.cells = make([]GroupCell, len(g.Groups)*v.stride)
 
-	cls := PodClasses(e, ClassOptions{})
-	hist := make([][]classCount, len(g.Groups))
+	// Decided per class pair and direction (ComputeClassMatrix), added up per group pair
+	// (CountPairs): a workload of a hundred identical pods costs what one pod costs.
+	cm := ComputeClassMatrix(e, MatrixOptions{Ports: opts.Ports, Workers: opts.Workers, Progress: opts.Progress})
+	sets := make([]MemberSet, len(g.Groups))
 	for gi, grp := range g.Groups {
-		hist[gi] = classHistogram(cls, grp.Members)
+		sets[gi] = cm.Members(grp.Members)
 	}
-	portIndex := make(map[policy.Port]int, len(v.Ports))
-	for i, pt := range v.Ports {
-		portIndex[pt] = i
-	}
-	memo := newVerdictMemo(cls.Len(), len(v.Ports))
 	for from := range g.Groups {
 		for to := range g.Groups {
 			cells := v.Cells(from, to)
 			self := from == to && len(g.Groups[to].Members) == 1
 			for k, pt := range v.DstPorts[to] {
-				pi := portIndex[pt]
 				c := &cells[k]
 				c.AllowedPair, c.DeniedPair = [2]int32{-1, -1}, [2]int32{-1, -1}
 				if self {
@@ -145,23 +141,17 @@ func DecideGroups(e *policy.Engine, g *Grouping, opts MatrixOptions) *GroupVerdi
 					*c = GroupCell{Pairs: 1, Allowed: 1, Egress: 1, Ingress: 1, AllowedPair: [2]int32{m, m}, DeniedPair: [2]int32{-1, -1}}
 					continue
 				}
-				for _, ca := range hist[from] {
-					for _, cb := range hist[to] {
-						n := ca.n * cb.n
-						a, b := ca.first, cb.first
-						if from == to && ca.class == cb.class {
-							n = ca.n * (ca.n - 1)
-							b = cb.second
+				ok := cm.CountPairs(sets[from], sets[to], pt, func(eg, in policy.Decision, n, a, b int32) {
+					c.add(verdictOf(e, eg, in), n, a, b)
+				})
+				if !ok {
+					// A port some members of the group are not probed on: pair by pair.
+					for _, a := range g.Groups[from].Members {
+						for _, b := range g.Groups[to].Members {
+							if a != b {
+								c.add(decidePair(e, a, b, pt), 1, a, b)
+							}
 						}
-						if n == 0 {
-							continue
-						}
-						pv, ok := memo.get(ca.class, cb.class, pi)
-						if !ok {
-							pv = decidePair(e, a, b, pt)
-							memo.put(ca.class, cb.class, pi, pv)
-						}
-						c.add(pv, n, a, b)
 					}
 				}
 			}
@@ -170,86 +160,20 @@ func DecideGroups(e *policy.Engine, g *Grouping, opts MatrixOptions) *GroupVerdi
 	return v
 }
 
-type classCount struct {
-	class         int32
-	n             int32
-	first, second int32 // the first two members of the class in the group; second is -1 if none
-}
-
-func classHistogram(cls *Classes, members []int32) []classCount {
-	var out []classCount
-	at := map[int32]int{}
-	for _, m := range members {
-		c := cls.Of[m]
-		i, ok := at[c]
-		if !ok {
-			at[c] = len(out)
-			out = append(out, classCount{class: c, n: 1, first: m, second: -1})
-			continue
-		}
-		out[i].n++
-		if out[i].second < 0 {
-			out[i].second = m
-		}
-	}
-	return out
-}
-
 type pairVerdict struct {
 	allowed, egress, ingress, decided bool
-}
-
-// verdictMemo remembers the verdict per (source class, destination class, port): a dense
-// table while it stays under 64 MiB (a byte each), a map past that.
-type verdictMemo struct {
-	classes, ports int
-	dense          []uint8 // 0: not decided yet; else 1 + the verdict's bits
-	sparse         map[[3]int32]pairVerdict
-}
-
-func newVerdictMemo(classes, ports int) *verdictMemo {
-	m := &verdictMemo{classes: classes, ports: ports}
-	if n := classes * classes * ports; n <= 64<<20 {
-		m.dense = make([]uint8, n)
-	} else {
-		m.sparse = map[[3]int32]pairVerdict{}
-	}
-	return m
-}
-
-func (m *verdictMemo) get(a, b int32, port int) (pairVerdict, bool) {
-	if m.dense == nil {
-		pv, ok := m.sparse[[3]int32{a, b, int32(port)}]
-		return pv, ok
-	}
-	x := m.dense[(int(a)*m.classes+int(b))*m.ports+port]
-	if x == 0 {
-		return pairVerdict{}, false
-	}
-	x--
-	return pairVerdict{allowed: x&1 != 0, egress: x&2 != 0, ingress: x&4 != 0, decided: x&8 != 0}, true
-}
-
-func (m *verdictMemo) put(a, b int32, port int, pv pairVerdict) {
-	if m.dense == nil {
-		m.sparse[[3]int32{a, b, int32(port)}] = pv
-		return
-	}
-	var x uint8
-	for i, bit := range []bool{pv.allowed, pv.egress, pv.ingress, pv.decided} {
-		if bit {
-			x |= 1 << i
-		}
-	}
-	m.dense[(int(a)*m.classes+int(b))*m.ports+port] = x + 1
 }
 
 func decidePair(e *policy.Engine, a, b int32, pt policy.Port) pairVerdict {
 	s, d := e.PodPair(a, b)
 	v := e.Decide(s, d, pt)
+	return verdictOf(e, v.Egress, v.Ingress)
+}
+
+func verdictOf(e *policy.Engine, eg, in policy.Decision) pairVerdict {
 	return pairVerdict{
-		allowed: v.Allowed, egress: v.Egress.Allowed, ingress: v.Ingress.Allowed,
-		decided: policyDecided(e, policy.Egress, v.Egress) || policyDecided(e, policy.Ingress, v.Ingress),
+		allowed: eg.Allowed && in.Allowed, egress: eg.Allowed, ingress: in.Allowed,
+		decided: policyDecided(e, policy.Egress, eg) || policyDecided(e, policy.Ingress, in),
 	}
 }
 
