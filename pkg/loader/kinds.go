@@ -187,6 +187,16 @@ func workload(apiVersion string, newObj func() templated) map[string]decodeFunc 
 			return &Error{Field: "spec.template", Msg: "Required value: a workload needs a pod template"}
 		}
 		pod := podFromTemplate(kind, apiVersion, o.GetNamespace(), o.GetName(), tmpl)
+		wref := model.Ref{Kind: kind, Namespace: pod.Namespace, Name: o.GetName()}
+		if prev, dup := l.cluster.Sources[wref]; dup {
+			return &Error{Field: "metadata.name", Msg: fmt.Sprintf("Duplicate value: %q is already defined in %s", wref.Name, prev)}
+		}
+		l.cluster.Sources[wref] = src
+		// The pod is named after its workload; when a pod or another kind of workload
+		// already has that name, the kind tells them apart ("web-statefulset").
+		if _, taken := l.cluster.Sources[model.Ref{Kind: model.KindPod, Namespace: pod.Namespace, Name: pod.Name}]; taken {
+			pod.Name += "-" + strings.ToLower(kind)
+		}
 		if err := l.addPod(src, pod); err != nil {
 			if fe, ok := err.(*Error); ok && fe.Field != "" && fe.Field != "metadata.name" {
 				fe.Field = templatePath(kind) + "." + fe.Field
