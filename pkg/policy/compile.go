@@ -122,7 +122,7 @@ func (c *compiler) networkPolicy(np *networkingv1.NetworkPolicy) error {
 	if err != nil {
 		return err
 	}
-	p := &Policy{Ref: c.ref, Tier: TierNetworkPolicy, kindOrder: 0}
+	p := &Policy{Ref: c.ref, Tier: TierNetworkPolicy, kindOrder: 0, Audit: isAudit(np.Annotations)}
 	p.subject = c.podSet(nil, np.Namespace, podSel)
 	p.Subject = podsText(nil, np.Namespace, podSel)
 	// policyTypes default: Ingress always, Egress when there are egress rules (the API
@@ -439,7 +439,7 @@ func anpAction(a string) Action {
 
 func (c *compiler) anp(o *v1alpha1.AdminNetworkPolicy) error {
 	c.ref = model.Ref{Kind: model.KindAdminNetworkPolicy, Name: o.Name}
-	p := &Policy{Ref: c.ref, Tier: TierAdmin, Priority: o.Spec.Priority, kindOrder: 1}
+	p := &Policy{Ref: c.ref, Tier: TierAdmin, Priority: o.Spec.Priority, kindOrder: 1, Audit: isAudit(o.Annotations)}
 	var in, eg []adminRule
 	for _, r := range o.Spec.Ingress {
 		in = append(in, anpIngress(r.Name, string(r.Action), r.From, r.Ports))
@@ -457,7 +457,7 @@ func (c *compiler) anp(o *v1alpha1.AdminNetworkPolicy) error {
 func (c *compiler) banp(o *v1alpha1.BaselineAdminNetworkPolicy) error {
 	c.ref = model.Ref{Kind: model.KindBaselineAdminNetworkPolicy, Name: o.Name}
 	// A BANP has no priority; it comes after every Baseline-tier ClusterNetworkPolicy.
-	p := &Policy{Ref: c.ref, Tier: TierBaseline, Priority: 1 << 20, kindOrder: 2}
+	p := &Policy{Ref: c.ref, Tier: TierBaseline, Priority: 1 << 20, kindOrder: 2, Audit: isAudit(o.Annotations)}
 	var in, eg []adminRule
 	for _, r := range o.Spec.Ingress {
 		in = append(in, anpIngress(r.Name, string(r.Action), r.From, r.Ports))
@@ -497,7 +497,7 @@ func (c *compiler) cnp(o *v1beta1.ClusterNetworkPolicy) error {
 	} else if o.Spec.Tier != v1beta1.AdminTier {
 		return &CompileError{Policy: c.ref, Field: "spec.tier", Msg: fmt.Sprintf("unsupported tier %q (want Admin or Baseline)", o.Spec.Tier)}
 	}
-	p := &Policy{Ref: c.ref, Tier: tier, Priority: o.Spec.Priority, kindOrder: 0}
+	p := &Policy{Ref: c.ref, Tier: tier, Priority: o.Spec.Priority, kindOrder: 0, Audit: isAudit(o.Annotations)}
 	var pods *v1alpha1.NamespacedPod
 	if o.Spec.Subject.Pods != nil {
 		pods = &v1alpha1.NamespacedPod{NamespaceSelector: o.Spec.Subject.Pods.NamespaceSelector, PodSelector: o.Spec.Subject.Pods.PodSelector}

@@ -18,11 +18,37 @@ type Policy struct {
 	Subject string
 	Ingress []Rule
 	Egress  []Rule
+	// Audit policies (annotation netwarden.io/mode: audit) are evaluated and reported but
+	// not enforced: they take part only in the WithAudit view.
+	Audit bool
 
 	affects   [2]bool
 	subject   bitset
 	kindOrder int
 }
+
+// AuditAnnotation marks a policy of any kind as staged: "audit" means evaluate and log
+// what it would do, but do not enforce it. Any other value, or none, means enforce.
+const AuditAnnotation = "netwarden.io/mode"
+
+// View chooses which policies a decision considers.
+type View uint8
+
+const (
+	// Enforced: the policies the dataplane enforces (audit policies left out).
+	Enforced View = iota
+	// WithAudit: as if audit policies were enforced too; what a rollout would change.
+	WithAudit
+)
+
+func (v View) String() string {
+	if v == WithAudit {
+		return "with-audit"
+	}
+	return "enforced"
+}
+
+func isAudit(annotations map[string]string) bool { return annotations[AuditAnnotation] == "audit" }
 
 // Affects reports whether the policy takes part in decisions for direction d. For a
 // NetworkPolicy that is its policyTypes (selected pods become isolated in d); for admin

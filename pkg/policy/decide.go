@@ -62,12 +62,18 @@ func decided(r Reason, allowed bool) Decision {
 // Decide returns the verdict for a connection from src to dst on port. It does no I/O and
 // does not allocate.
 func (e *Engine) Decide(src, dst Endpoint, port Port) Verdict {
+	return e.DecideIn(Enforced, src, dst, port)
+}
+
+// DecideIn is Decide for a view; DecideIn(WithAudit, ...) is what the connection would get
+// if the audit policies were enforced.
+func (e *Engine) DecideIn(v View, src, dst Endpoint, port Port) Verdict {
 	if src.Pod >= 0 && src.Pod == dst.Pod {
 		d := decided(ReasonSelf, true)
 		return Verdict{Allowed: true, Egress: d, Ingress: d}
 	}
-	eg := e.direction(Egress, src, dst, dst, port, nil)
-	in := e.direction(Ingress, dst, src, dst, port, nil)
+	eg := e.direction(v, Egress, src, dst, dst, port, nil)
+	in := e.direction(v, Ingress, dst, src, dst, port, nil)
 	return Verdict{Allowed: eg.Allowed && in.Allowed, Egress: eg, Ingress: in}
 }
 
@@ -78,23 +84,23 @@ func (e *Engine) DecideDirection(d Direction, subject, peer Endpoint, port Port)
 	if d == Ingress {
 		dst = subject
 	}
-	return e.direction(d, subject, peer, dst, port, nil)
+	return e.direction(Enforced, d, subject, peer, dst, port, nil)
 }
 
 // direction walks the tiers for one direction. subject is the pod whose policies apply,
 // peer the other end, dst the destination of the connection (named ports resolve there).
-func (e *Engine) direction(d Direction, subject, peer, dst Endpoint, port Port, tr *DirectionTrace) Decision {
+func (e *Engine) direction(v View, d Direction, subject, peer, dst Endpoint, port Port, tr *DirectionTrace) Decision {
 	if subject.Pod < 0 || e.Pods[subject.Pod].Ident < 0 {
 		return decided(ReasonNotApplicable, true)
 	}
 	id := e.Pods[subject.Pod].Ident
-	if dec, final := e.adminTier(d, TierAdmin, e.selecting[d][TierAdmin][id], peer, dst, port, tr); final {
+	if dec, final := e.adminTier(d, TierAdmin, e.selecting[v][d][TierAdmin][id], peer, dst, port, tr); final {
 		return dec
 	}
 	if e.isOwnNode(subject.Pod, peer) {
 		return decided(ReasonOwnNode, true)
 	}
-	if nps := e.selecting[d][TierNetworkPolicy][id]; len(nps) > 0 {
+	if nps := e.selecting[v][d][TierNetworkPolicy][id]; len(nps) > 0 {
 		for _, pi := range nps {
 			p := e.Policies[pi]
 			for ri := range p.Rules(d) {
@@ -113,7 +119,7 @@ func (e *Engine) direction(d Direction, subject, peer, dst Endpoint, port Port, 
 		}
 		return Decision{Allowed: false, Reason: ReasonIsolated, Tier: TierNetworkPolicy, Action: Deny, Policy: nps[0], Rule: -1}
 	}
-	if dec, final := e.adminTier(d, TierBaseline, e.selecting[d][TierBaseline][id], peer, dst, port, tr); final {
+	if dec, final := e.adminTier(d, TierBaseline, e.selecting[v][d][TierBaseline][id], peer, dst, port, tr); final {
 		return dec
 	}
 	return decided(ReasonNotIsolated, true)

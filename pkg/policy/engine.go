@@ -26,9 +26,12 @@ type Engine struct {
 	namespaces []nsInfo
 	nsIndex    map[string]int32
 	idents     []identity
-	// selecting[dir][tier][ident] lists the policies (indices into Policies) that select
-	// pods of that identity for that direction, in evaluation order.
-	selecting [2][3][][]int32
+	// selecting[view][dir][tier][ident] lists the policies (indices into Policies) that
+	// select pods of that identity for that direction, in evaluation order. The Enforced
+	// view leaves audit policies out; the WithAudit view has them all.
+	selecting [2][2][3][][]int32
+	// HasAudit reports whether any policy is in audit mode.
+	HasAudit bool
 	byKey     map[string]int32
 	byIP      map[netip.Addr]int32
 	nodeIPs   map[string][]netip.Addr
@@ -231,19 +234,29 @@ func (e *Engine) index() {
 		}
 		return a.Ref.String() < b.Ref.String()
 	})
-	for d := range e.selecting {
-		for t := range e.selecting[d] {
-			e.selecting[d][t] = make([][]int32, len(e.idents))
+	for v := range e.selecting {
+		for d := range e.selecting[v] {
+			for t := range e.selecting[v][d] {
+				e.selecting[v][d][t] = make([][]int32, len(e.idents))
+			}
 		}
 	}
 	for _, p := range order {
+		e.HasAudit = e.HasAudit || p.Audit
 		for id := range e.idents {
 			if !p.subject.has(int32(id)) {
 				continue
 			}
 			for _, d := range [...]Direction{Egress, Ingress} {
-				if p.Affects(d) {
-					e.selecting[d][p.Tier][id] = append(e.selecting[d][p.Tier][id], int32(p.Index))
+				if !p.Affects(d) {
+					continue
+				}
+				for _, v := range [...]View{Enforced, WithAudit} {
+					if v == Enforced && p.Audit {
+						continue
+					}
+					l := &e.selecting[v][d][p.Tier][id]
+					*l = append(*l, int32(p.Index))
 				}
 			}
 		}
@@ -283,14 +296,19 @@ func (e *Engine) NodeIPs(node string) []netip.Addr { return e.nodeIPs[node] }
 // addresses and those of the hostNetwork pods on it (possibly with repeats).
 func (e *Engine) HostAddrs(node string) []netip.Addr { return e.hostAddrs[node] }
 
-// Selecting returns the policies, in evaluation order, that select pod for direction d in
-// tier t. HostNetwork pods are selected by none.
+// Selecting returns the enforced policies, in evaluation order, that select pod for
+// direction d in tier t. HostNetwork pods are selected by none.
 func (e *Engine) Selecting(pod int32, d Direction, t Tier) []int32 {
+	return e.SelectingIn(Enforced, pod, d, t)
+}
+
+// SelectingIn is Selecting for a view: WithAudit includes audit policies.
+func (e *Engine) SelectingIn(v View, pod int32, d Direction, t Tier) []int32 {
 	id := e.Pods[pod].Ident
 	if id < 0 || t > TierBaseline {
 		return nil
 	}
-	return e.selecting[d][t][id]
+	return e.selecting[v][d][t][id]
 }
 
 // Identity returns the pod's identity number (-1 for hostNetwork pods); pods with the same

@@ -16,6 +16,9 @@ type Explanation struct {
 	Ingress DirectionTrace `json:"ingress"`
 	// Warnings are engine warnings about policies that took part in this decision.
 	Warnings []string `json:"warnings,omitempty"`
+	// Audit is the walk with audit policies enforced too, present when the cluster has
+	// audit policies and they would change this verdict.
+	Audit *Explanation `json:"audit,omitempty"`
 }
 
 // EndpointInfo names an endpoint.
@@ -68,6 +71,8 @@ type Step struct {
 	PeerMatched bool   `json:"peerMatched"`
 	PortMatched bool   `json:"portMatched"`
 	Detail      string `json:"detail"`
+	// Audit marks a policy in audit mode (only in the audit walk).
+	Audit bool `json:"audit,omitempty"`
 }
 
 type rawStep struct {
@@ -94,18 +99,30 @@ func (e *Engine) Describe(ep Endpoint) EndpointInfo {
 	return info
 }
 
-// Explain decides a connection like Decide and records every rule it looked at.
+// Explain decides a connection like Decide and records every rule it looked at. When audit
+// policies would change the verdict, Audit holds the walk with them enforced.
 func (e *Engine) Explain(src, dst Endpoint, port Port) Explanation {
+	x := e.ExplainIn(Enforced, src, dst, port)
+	if e.HasAudit {
+		if a := e.ExplainIn(WithAudit, src, dst, port); a.Allowed != x.Allowed || a.Egress.Allowed != x.Egress.Allowed || a.Ingress.Allowed != x.Ingress.Allowed {
+			x.Audit = &a
+		}
+	}
+	return x
+}
+
+// ExplainIn explains the decision of one view.
+func (e *Engine) ExplainIn(view View, src, dst Endpoint, port Port) Explanation {
 	x := Explanation{From: e.Describe(src), To: e.Describe(dst), Port: port.String()}
-	v := e.Decide(src, dst, port)
+	v := e.DecideIn(view, src, dst, port)
 	x.Allowed = v.Allowed
 	var egTrace, inTrace DirectionTrace
 	if v.Egress.Reason != ReasonSelf {
-		e.direction(Egress, src, dst, dst, port, &egTrace)
-		e.direction(Ingress, dst, src, dst, port, &inTrace)
+		e.direction(view, Egress, src, dst, dst, port, &egTrace)
+		e.direction(view, Ingress, dst, src, dst, port, &inTrace)
 	}
-	x.Egress = e.finishTrace(Egress, src, v.Egress, egTrace.raw, dst, port)
-	x.Ingress = e.finishTrace(Ingress, dst, v.Ingress, inTrace.raw, dst, port)
+	x.Egress = e.finishTrace(view, Egress, src, v.Egress, egTrace.raw, dst, port)
+	x.Ingress = e.finishTrace(view, Ingress, dst, v.Ingress, inTrace.raw, dst, port)
 	seen := map[string]bool{}
 	for _, w := range e.Warnings {
 		for _, s := range append(x.Egress.Steps, x.Ingress.Steps...) {
@@ -118,7 +135,7 @@ func (e *Engine) Explain(src, dst Endpoint, port Port) Explanation {
 	return x
 }
 
-func (e *Engine) finishTrace(d Direction, subject Endpoint, dec Decision, raw []rawStep, dst Endpoint, port Port) DirectionTrace {
+func (e *Engine) finishTrace(view View, d Direction, subject Endpoint, dec Decision, raw []rawStep, dst Endpoint, port Port) DirectionTrace {
 	t := DirectionTrace{Direction: d.String(), Allowed: dec.Allowed, Reason: dec.Reason.String(), Tier: dec.Tier.String(), Steps: []Step{}}
 	for _, r := range raw {
 		t.Steps = append(t.Steps, e.step(d, r, dst, port))
@@ -145,7 +162,7 @@ func (e *Engine) finishTrace(d Direction, subject Endpoint, dec Decision, raw []
 		t.Summary = fmt.Sprintf("%s rule %s of %s (%s tier) %s it", dec.Action, ruleLabel(p, d, ri), p.Ref, dec.Tier, verb(dec.Action))
 	case ReasonIsolated:
 		var names []string
-		for _, pi := range e.Selecting(subject.Pod, d, TierNetworkPolicy) {
+		for _, pi := range e.SelectingIn(view, subject.Pod, d, TierNetworkPolicy) {
 			names = append(names, e.Policies[pi].Ref.String())
 		}
 		t.Policy = e.Policies[dec.Policy].Ref.String()
@@ -177,7 +194,7 @@ func ruleLabel(p *Policy, d Direction, ri int) string {
 
 func (e *Engine) step(d Direction, r rawStep, dst Endpoint, port Port) Step {
 	p := e.Policies[r.pol]
-	s := Step{Tier: r.tier.String(), Policy: p.Ref.String(), Rule: r.rule}
+	s := Step{Tier: r.tier.String(), Policy: p.Ref.String(), Rule: r.rule, Audit: p.Audit}
 	if p.Tier != TierNetworkPolicy {
 		prio := p.Priority
 		if prio <= 1000 {

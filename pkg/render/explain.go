@@ -19,17 +19,30 @@ func Explain(w io.Writer, x policy.Explanation, format string) error {
 	default:
 		return CheckFormat(format, ExplainFormats...)
 	}
+	explainText(w, x, "")
+	if x.Audit != nil {
+		would := "DENIED"
+		if x.Audit.Allowed {
+			would = "ALLOWED"
+		}
+		fmt.Fprintf(w, "\naudit: with the audit policies (annotation netwarden.io/mode: audit) enforced, this connection would be %s:\n\n", would)
+		explainText(w, *x.Audit, "  ")
+	}
+	return nil
+}
+
+func explainText(w io.Writer, x policy.Explanation, indent string) {
 	verdict := "DENIED"
 	if x.Allowed {
 		verdict = "ALLOWED"
 	}
-	fmt.Fprintf(w, "%s -> %s on %s: %s\n", x.From, x.To, x.Port, verdict)
+	fmt.Fprintf(w, "%s%s -> %s on %s: %s\n", indent, x.From, x.To, x.Port, verdict)
 	for _, d := range []policy.DirectionTrace{x.Egress, x.Ingress} {
 		mark := "deny"
 		if d.Allowed {
 			mark = "allow"
 		}
-		fmt.Fprintf(w, "\n%s: %s\n  %s\n", d.Direction, mark, d.Summary)
+		fmt.Fprintf(w, "\n%s%s: %s\n%s  %s\n", indent, d.Direction, mark, indent, d.Summary)
 		for _, s := range d.Steps {
 			res := "no match"
 			if s.Matched {
@@ -47,11 +60,14 @@ func Explain(w io.Writer, x policy.Explanation, format string) error {
 				}
 				rule += " " + s.Action
 			}
-			fmt.Fprintf(w, "  - [%s%s] %s %s: %s\n      %s\n", s.Tier, prio, s.Policy, rule, res, s.Detail)
+			audit := ""
+			if s.Audit {
+				audit = " (audit)"
+			}
+			fmt.Fprintf(w, "%s  - [%s%s] %s%s %s: %s\n%s      %s\n", indent, s.Tier, prio, s.Policy, audit, rule, res, indent, s.Detail)
 		}
 	}
 	for _, warn := range x.Warnings {
-		fmt.Fprintf(w, "\nwarning: %s\n", warn)
+		fmt.Fprintf(w, "\n%swarning: %s\n", indent, warn)
 	}
-	return nil
 }
