@@ -32,9 +32,9 @@ type Engine struct {
 	selecting [2][2][3][][]int32
 	// HasAudit reports whether any policy is in audit mode.
 	HasAudit bool
-	byKey     map[string]int32
-	byIP      map[netip.Addr]int32
-	nodeIPs   map[string][]netip.Addr
+	byKey    map[string]int32
+	byIP     map[netip.Addr]int32
+	nodeIPs  map[string][]netip.Addr
 	// hostAddrs holds, per node, its addresses and those of its hostNetwork pods: what a
 	// pod on that node sees as "its own node".
 	hostAddrs map[string][]netip.Addr
