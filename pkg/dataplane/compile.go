@@ -99,6 +99,7 @@ func Compile(e *policy.Engine, local []int32, opts Options) (*Program, error) {
 	}
 	for _, s := range c.sets {
 		s.Elements = sortElements(s.Elements)
+		s.digest = digestElements(s.Elements)
 		p.Sets = append(p.Sets, s)
 	}
 	sort.Slice(p.Sets, func(i, j int) bool { return p.Sets[i].Name < p.Sets[j].Name })
@@ -192,46 +193,42 @@ func (c *compiler) subjectChain(pod int32, d policy.Direction) string {
 	// admin Pass continues with.
 	var rest []Rule
 	if len(nps) > 0 {
-		for _, pi := range nps {
-			rest = append(rest, c.policyRules(s, pi, func(policy.Action) Verdict { return Verdict{Kind: Return} })...)
-		}
+		allow := func(policy.Action) Verdict { return Verdict{Kind: Return} }
+		rest = c.tierRules(s, c.policyRules(d, nps), allow)
 		why := "isolated by " + e.Policies[nps[0]].Ref.String()
 		if len(nps) > 1 {
 			why += fmt.Sprintf(" and %d more", len(nps)-1)
 		}
 		rest = append(rest, rule().drop().note(why))
 	} else {
-		for _, pi := range base {
-			rest = append(rest, c.policyRules(s, pi, func(a policy.Action) Verdict {
-				if a == policy.Deny {
-					return Verdict{Kind: Drop}
-				}
-				return Verdict{Kind: Return} // Allow, and Pass to the default (allow)
-			})...)
-		}
+		rest = c.tierRules(s, c.policyRules(d, base), func(a policy.Action) Verdict {
+			if a == policy.Deny {
+				return Verdict{Kind: Drop}
+			}
+			return Verdict{Kind: Return} // Allow, and Pass to the default (allow)
+		})
 	}
 	rest = append(c.ownNodeRules(s), rest...)
 	rest = reachable(rest)
 
-	// The admin tier: Allow ends this direction's check, Deny drops, Pass skips to rest.
+	// The admin tier: Allow ends this direction's check, Deny drops, Pass skips to rest
+	// (to a chain of its own, named once the admin rules are known).
 	const passMark = "\x00pass"
-	var entry []Rule
-	for _, pi := range admin {
-		entry = append(entry, c.policyRules(s, pi, func(a policy.Action) Verdict {
-			switch a {
-			case policy.Deny:
-				return Verdict{Kind: Drop}
-			case policy.Pass:
-				return Verdict{Kind: Goto, Target: passMark}
-			}
-			return Verdict{Kind: Return}
-		})...)
-	}
+	entry := c.tierRules(s, c.policyRules(d, admin), func(a policy.Action) Verdict {
+		switch {
+		case a == policy.Deny:
+			return Verdict{Kind: Drop}
+		case a == policy.Pass && len(rest) > 0:
+			return Verdict{Kind: Goto, Target: passMark}
+		}
+		return Verdict{Kind: Return} // Allow, and Pass with nothing after it
+	})
+	entry = cutUnconditional(entry)
 	passes := false
 	for _, r := range entry {
 		passes = passes || r.verdict.Target == passMark
 	}
-	if passes && len(rest) > 0 {
+	if passes {
 		restChain := c.chain(d, rest)
 		for i := range entry {
 			if entry[i].verdict.Target == passMark {
@@ -240,11 +237,6 @@ func (c *compiler) subjectChain(pod int32, d policy.Direction) string {
 		}
 		entry = append(entry, rule().goTo(restChain))
 	} else {
-		for i := range entry {
-			if entry[i].verdict.Target == passMark {
-				entry[i].verdict = Verdict{Kind: Return}
-			}
-		}
 		entry = append(entry, rest...)
 	}
 	entry = reachable(entry)
@@ -290,14 +282,19 @@ func (c *compiler) ownNodeRules(s subject) []Rule {
 // reachable drops rules that can never decide: those after an unconditional verdict,
 // and returns at the end of the chain (falling off the end returns too).
 func reachable(rules []Rule) []Rule {
-	for i, r := range rules {
-		if r.Unconditional() && r.verdict.Kind != Jump {
-			rules = rules[:i+1]
-			break
-		}
-	}
+	rules = cutUnconditional(rules)
 	for len(rules) > 0 && rules[len(rules)-1].verdict.Kind == Return {
 		rules = rules[:len(rules)-1]
+	}
+	return rules
+}
+
+// cutUnconditional drops the rules after one that decides every packet.
+func cutUnconditional(rules []Rule) []Rule {
+	for i, r := range rules {
+		if r.Unconditional() && r.verdict.Kind != Jump {
+			return rules[:i+1]
+		}
 	}
 	return rules
 }

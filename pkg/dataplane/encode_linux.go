@@ -38,12 +38,13 @@ func nftSet(t *nftables.Table, s *Set) *nftables.Set {
 }
 
 // nftElements encodes elements for the kernel. Concatenated keys pad every field to 4
-// bytes. Interval sets hold each range as its first address and, flagged as an interval
-// end, the address after its last; like nft, a leading end at the zero address closes
-// the space below the first range.
+// bytes. Interval sets of addresses hold each range as its first address and, flagged as
+// an interval end, the address after its last; like nft, a leading end at the zero
+// address closes the space below the first range. Concatenated interval sets hold each
+// element as its first key and its last key (KeyEnd), as nft sends them.
 func nftElements(s *Set, es []Element) []nftables.SetElement {
-	var out []nftables.SetElement
-	if s.Interval {
+	out := make([]nftables.SetElement, 0, len(es))
+	if s.Interval && !s.Key.concat() {
 		for i, e := range es {
 			if i == 0 && e.Addr != zeroAddr(e.Addr) {
 				out = append(out, nftables.SetElement{Key: zeroAddr(e.Addr).AsSlice(), IntervalEnd: true})
@@ -56,14 +57,12 @@ func nftElements(s *Set, es []Element) []nftables.SetElement {
 		return out
 	}
 	for _, e := range es {
-		key := pad4(e.Addr.AsSlice())
-		switch s.Key {
-		case KeyTuple4, KeyTuple6:
-			key = append(key, byte(e.Proto), 0, 0, 0, byte(e.Port>>8), byte(e.Port), 0, 0)
-		case KeyPair4, KeyPair6:
-			key = append(key, pad4(e.Dst.AsSlice())...)
+		el := nftables.SetElement{Key: elementKey(s.Key, e.Addr, e)}
+		if s.Interval {
+			last := e
+			last.Port = e.PortLast
+			el.KeyEnd = elementKey(s.Key, e.Last, last)
 		}
-		el := nftables.SetElement{Key: key}
 		if s.Map {
 			el.VerdictData = verdictExpr(e.Verdict)
 		}
@@ -72,18 +71,26 @@ func nftElements(s *Set, es []Element) []nftables.SetElement {
 	return out
 }
 
+// elementKey is the key of an element of a hash set or map, or one end of a
+// concatenated interval, with addr as the first field.
+func elementKey(k KeyType, addr netip.Addr, e Element) []byte {
+	var buf [40]byte
+	key := buf[:0]
+	key = append(key, addr.AsSlice()...)
+	switch k {
+	case KeyTuple4, KeyTuple6:
+		key = append(key, byte(e.Proto), 0, 0, 0, byte(e.Port>>8), byte(e.Port), 0, 0)
+	case KeyPair4, KeyPair6:
+		key = append(key, e.Dst.AsSlice()...)
+	}
+	return append([]byte(nil), key...)
+}
+
 func zeroAddr(a netip.Addr) netip.Addr {
 	if a.Is4() {
 		return netip.IPv4Unspecified()
 	}
 	return netip.IPv6Unspecified()
-}
-
-func pad4(b []byte) []byte {
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
 }
 
 var hooks = map[Hook]*nftables.ChainHook{

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"net/netip"
+	"sort"
 
 	"github.com/netwarden/netwarden/pkg/policy"
 )
@@ -59,6 +60,17 @@ type evaluator struct {
 type setIndex struct {
 	s     *Set
 	exact map[Element]Element // key fields only -> the element (with its verdict)
+	// Interval sets: address ranges sorted by first address, per (protocol, port range)
+	// for tuple sets (one group with zero protocol and ports for address sets). The
+	// ranges of one group never overlap.
+	spans []span
+}
+
+type span struct {
+	proto  policy.Proto
+	lo, hi uint16
+	firsts []netip.Addr
+	lasts  []netip.Addr
 }
 
 // index returns the program's evaluator, built on first use: a Program must not be
@@ -71,8 +83,11 @@ func (p *Program) index() *evaluator {
 func (p *Program) newEvaluator() *evaluator {
 	ev := &evaluator{p: p, sets: map[string]*setIndex{}}
 	for _, s := range p.Sets {
-		ix := &setIndex{s: s, exact: map[Element]Element{}}
-		if !s.Interval {
+		ix := &setIndex{s: s}
+		if s.Interval {
+			ix.spans = spansOf(s.Elements)
+		} else {
+			ix.exact = make(map[Element]Element, len(s.Elements))
 			for _, e := range s.Elements {
 				k := e
 				k.Verdict = Verdict{}
@@ -84,6 +99,23 @@ func (p *Program) newEvaluator() *evaluator {
 	return ev
 }
 
+func spansOf(es []Element) []span {
+	at := map[[3]int]int{}
+	var out []span
+	for _, e := range es { // sorted by address
+		k := [3]int{int(e.Proto), int(e.Port), int(e.PortLast)}
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, span{proto: e.Proto, lo: e.Port, hi: e.PortLast})
+		}
+		out[i].firsts = append(out[i].firsts, e.Addr)
+		out[i].lasts = append(out[i].lasts, e.Last)
+	}
+	return out
+}
+
 func (ix *setIndex) has(k Element) bool {
 	if ix == nil {
 		return false
@@ -92,8 +124,14 @@ func (ix *setIndex) has(k Element) bool {
 		_, ok := ix.exact[k]
 		return ok
 	}
-	for _, e := range ix.s.Elements {
-		if e.Addr.Compare(k.Addr) <= 0 && k.Addr.Compare(e.Last) <= 0 {
+	for i := range ix.spans {
+		sp := &ix.spans[i]
+		if sp.proto != k.Proto || k.Port < sp.lo || k.Port > sp.hi {
+			continue
+		}
+		// The last range starting at or before the address.
+		j := sort.Search(len(sp.firsts), func(j int) bool { return sp.firsts[j].Compare(k.Addr) > 0 }) - 1
+		if j >= 0 && k.Addr.Compare(sp.lasts[j]) <= 0 {
 			return true
 		}
 	}

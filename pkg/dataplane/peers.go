@@ -13,18 +13,21 @@ import (
 )
 
 // compiler holds what Compile builds up: the chains (named by their content, so pods with
-// the same policies share one) and the sets (named by the policy rule they serve, so
-// every chain using that rule shares one).
+// the same policies share one), the sets (named by the policy rules they serve, so every
+// chain using those rules shares them), and, per policy rule, the peers it matches.
 type compiler struct {
 	e       *policy.Engine
 	chains  map[string]*Chain
 	sets    map[string]*Set
 	names   names
 	byIdent [][]int32 // pods (non-hostNetwork, with addresses) by identity
+	unions  map[unionKey]union
+	peers   map[peerKey]*rulePeers
 }
 
 func newCompiler(e *policy.Engine) *compiler {
-	c := &compiler{e: e, chains: map[string]*Chain{}, sets: map[string]*Set{}, names: names{}}
+	c := &compiler{e: e, chains: map[string]*Chain{}, sets: map[string]*Set{}, names: names{},
+		unions: map[unionKey]union{}, peers: map[peerKey]*rulePeers{}}
 	c.byIdent = make([][]int32, e.IdentityCount())
 	for i := range e.Pods {
 		if id := e.Pods[i].Ident; id >= 0 && len(e.Pods[i].IPs) > 0 {
@@ -58,105 +61,20 @@ func dirShort(d policy.Direction) string {
 	return "eg"
 }
 
+// peerField is the packet address that is the peer's in direction d.
+func peerField(d policy.Direction) Field {
+	if d == policy.Ingress {
+		return Saddr
+	}
+	return Daddr
+}
+
 // subject is whose chain is being built: the pod (named ports of ingress rules resolve
 // against it), the direction and the pod's address families.
 type subject struct {
 	pod  int32
 	dir  policy.Direction
 	fams []Family
-}
-
-// policyRules compiles one policy's rules for a subject, in order. verdict says what a
-// matching rule does, by action.
-func (c *compiler) policyRules(s subject, pi int32, verdict func(policy.Action) Verdict) []Rule {
-	pol := c.e.Policies[pi]
-	var out []Rule
-	for ri := range pol.Rules(s.dir) {
-		r := &pol.Rules(s.dir)[ri]
-		note := fmt.Sprintf("%s %s[%d]", pol.Ref, s.dir, ri)
-		if r.Name != "" {
-			note += " (" + r.Name + ")"
-		}
-		out = append(out, c.ruleRules(s, pol, ri, verdict(r.Action), note)...)
-	}
-	return out
-}
-
-// ruleRules compiles one policy rule into nft rules that share its verdict: one per
-// (peer address set, port clause), plus, for egress named ports, one lookup of
-// (address . protocol . port), because a named port means a different number on each
-// destination pod.
-func (c *compiler) ruleRules(s subject, pol *policy.Policy, ri int, v Verdict, note string) []Rule {
-	r := &pol.Rules(s.dir)[ri]
-	peer := Daddr
-	if s.dir == policy.Ingress {
-		peer = Saddr
-	}
-
-	// Who: nil means any peer.
-	var peers []Rule
-	if r.AnyPeer {
-		peers = []Rule{rule()}
-	} else {
-		var exact, nets bool
-		for i := range r.Peers {
-			switch r.Peers[i].Kind {
-			case policy.PeerPods, policy.PeerNodes:
-				exact = true
-			case policy.PeerIPBlock, policy.PeerNetworks:
-				nets = true
-			}
-		}
-		for _, fam := range s.fams {
-			if exact {
-				peers = append(peers, rule().addr(peer, fam, c.exactSet(pol, s.dir, ri, fam)))
-			}
-			if nets {
-				if name := c.netSet(pol, s.dir, ri, fam); name != "" {
-					peers = append(peers, rule().addr(peer, fam, name))
-				}
-			}
-		}
-	}
-
-	// On what: a nil list means any protocol and port.
-	var ports []portMatch
-	var named []policy.PortMatch
-	if !r.AnyPort {
-		ports = []portMatch{}
-		for _, m := range r.Ports {
-			switch {
-			case m.Named == "":
-				ports = appendPort(ports, portMatch{m.Proto, m.Lo, m.Hi})
-			case s.dir == policy.Ingress:
-				// The destination is the subject: resolve against its container ports.
-				for _, np := range c.e.Pods[s.pod].NamedPorts {
-					if namedMatches(m, np) {
-						ports = appendPort(ports, portMatch{np.Proto, np.Num, np.Num})
-					}
-				}
-			default:
-				named = append(named, m)
-			}
-		}
-	}
-
-	var out []Rule
-	for _, pr := range peers {
-		if ports == nil {
-			out = append(out, pr.verdictOf(v).note(note))
-			continue
-		}
-		for _, pm := range ports {
-			out = append(out, pr.dport(pm.proto, pm.lo, pm.hi).verdictOf(v).note(note))
-		}
-	}
-	if len(named) > 0 {
-		for _, fam := range s.fams {
-			out = append(out, rule().tuple(Daddr, fam, c.namedSet(pol, s.dir, ri, fam, named)).verdictOf(v).note(note))
-		}
-	}
-	return out
 }
 
 func appendPort(ps []portMatch, p portMatch) []portMatch {
@@ -196,59 +114,67 @@ func (c *compiler) peerMatches(r *policy.Rule, pod int32, ip netip.Addr) bool {
 	return false
 }
 
-// exactSet holds the addresses of the rule's pod peers (on every node) and node peers.
-func (c *compiler) exactSet(pol *policy.Policy, d policy.Direction, ri int, fam Family) string {
-	name := c.names.set(pol.Ref, d, ri, "addrs", fam)
-	if _, ok := c.sets[name]; ok {
-		return name
+type peerKey struct {
+	ref ruleRef
+	dir policy.Direction
+	fam Family
+}
+
+// rulePeers is what one rule's peers match, in one family: computed once per rule, then
+// shared by every union the rule takes part in.
+type rulePeers struct {
+	// exact says the rule has pod or node peers: addresses that come and go with pods, kept
+	// in hash sets. addrs are their current addresses (unsorted, maybe repeated).
+	exact bool
+	addrs []netip.Addr
+	// nets are the ranges of the rule's ipBlock and networks peers, exceptions taken out;
+	// the whole address space for a rule matching any peer.
+	nets []netipx.IPRange
+	// hasNamed says the rule has egress named ports; named holds (address . protocol .
+	// port) of every pod the peers match that has a container port they name.
+	hasNamed bool
+	named    []Element
+}
+
+func (c *compiler) rulePeers(d policy.Direction, ref ruleRef, fam Family) *rulePeers {
+	k := peerKey{ref, d, fam}
+	if rp, ok := c.peers[k]; ok {
+		return rp
 	}
-	r := &pol.Rules(d)[ri]
-	s := &Set{Name: name, Key: addrKey(fam)}
+	r := c.rule(d, ref)
+	rp := &rulePeers{}
+	c.peers[k] = rp
+	var nets netipx.IPSetBuilder
+	if r.AnyPeer {
+		nets.AddPrefix(netip.PrefixFrom(zeroAddrOf(fam), 0))
+	}
 	add := func(ip netip.Addr) {
 		if familyOf(ip) == fam {
-			s.Elements = append(s.Elements, Element{Addr: ip})
+			rp.addrs = append(rp.addrs, ip)
 		}
 	}
 	for i := range r.Peers {
 		p := &r.Peers[i]
 		switch p.Kind {
 		case policy.PeerPods:
+			rp.exact = true
 			for id, pods := range c.byIdent {
-				if p.MatchesIdentity(int32(id)) {
-					for _, pod := range pods {
-						for _, ip := range c.e.Pods[pod].IPs {
-							add(ip)
-						}
+				if !p.MatchesIdentity(int32(id)) {
+					continue
+				}
+				for _, pod := range pods {
+					for _, ip := range c.e.Pods[pod].IPs {
+						add(ip)
 					}
 				}
 			}
 		case policy.PeerNodes:
+			rp.exact = true
 			for _, n := range p.Nodes {
 				for _, ip := range c.e.NodeIPs(n) {
 					add(ip)
 				}
 			}
-		}
-	}
-	c.addSet(s)
-	return name
-}
-
-// netSet holds the rule's CIDR peers, ipBlock exceptions subtracted, as ranges; "" when
-// no address of the family is in them.
-func (c *compiler) netSet(pol *policy.Policy, d policy.Direction, ri int, fam Family) string {
-	name := c.names.set(pol.Ref, d, ri, "nets", fam)
-	if s, ok := c.sets[name]; ok {
-		if len(s.Elements) == 0 {
-			return ""
-		}
-		return name
-	}
-	r := &pol.Rules(d)[ri]
-	var all netipx.IPSetBuilder
-	for i := range r.Peers {
-		p := &r.Peers[i]
-		switch p.Kind {
 		case policy.PeerIPBlock:
 			var b netipx.IPSetBuilder
 			b.AddPrefix(p.CIDR)
@@ -256,36 +182,39 @@ func (c *compiler) netSet(pol *policy.Policy, d policy.Direction, ri int, fam Fa
 				b.RemovePrefix(x)
 			}
 			one, _ := b.IPSet()
-			all.AddSet(one)
+			nets.AddSet(one)
 		case policy.PeerNetworks:
 			for _, n := range p.Networks {
-				all.AddPrefix(n)
+				nets.AddPrefix(n)
 			}
 		}
 	}
-	set, _ := all.IPSet()
-	s := &Set{Name: name, Key: addrKey(fam), Interval: true}
+	set, _ := nets.IPSet()
 	for _, rg := range set.Ranges() {
 		if familyOf(rg.From()) == fam {
-			s.Elements = append(s.Elements, Element{Addr: rg.From(), Last: rg.To()})
+			rp.nets = append(rp.nets, rg)
 		}
 	}
-	c.addSet(s)
-	if len(s.Elements) == 0 {
-		return ""
+	if d == policy.Egress && !r.AnyPort {
+		var named []policy.PortMatch
+		for _, m := range r.Ports {
+			if m.Named != "" {
+				named = append(named, m)
+			}
+		}
+		if len(named) > 0 {
+			rp.hasNamed = true
+			rp.named = c.namedElements(r, fam, named)
+		}
 	}
-	return name
+	return rp
 }
 
-// namedSet holds (address . protocol . port) for every pod the rule's peers match that
-// has a container port the rule names: an egress named port, resolved per destination.
-func (c *compiler) namedSet(pol *policy.Policy, d policy.Direction, ri int, fam Family, named []policy.PortMatch) string {
-	name := c.names.set(pol.Ref, d, ri, "named", fam)
-	if _, ok := c.sets[name]; ok {
-		return name
-	}
-	r := &pol.Rules(d)[ri]
-	s := &Set{Name: name, Key: tupleKey(fam)}
+// namedElements resolves egress named ports: (address . protocol . port) for every pod
+// the rule's peers match that has a container port the rule names, since a named port
+// means a different number on each destination pod.
+func (c *compiler) namedElements(r *policy.Rule, fam Family, named []policy.PortMatch) []Element {
+	var out []Element
 	for _, pods := range c.byIdent {
 		for _, pod := range pods {
 			for _, ip := range c.e.Pods[pod].IPs {
@@ -295,31 +224,38 @@ func (c *compiler) namedSet(pol *policy.Policy, d policy.Direction, ri int, fam 
 				for _, np := range c.e.Pods[pod].NamedPorts {
 					for _, m := range named {
 						if namedMatches(m, np) {
-							s.Elements = append(s.Elements, Element{Addr: ip, Proto: np.Proto, Port: np.Num})
+							out = append(out, Element{Addr: ip, Proto: np.Proto, Port: np.Num})
 						}
 					}
 				}
 			}
 		}
 	}
-	c.addSet(s)
-	return name
+	return out
+}
+
+func zeroAddrOf(fam Family) netip.Addr {
+	if fam == IPv6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
 }
 
 // names gives sets stable, readable names from the policy rule they serve
-// ("np_prod_db-allow_in0_addrs4"), and keeps them unique and within nft's limits.
+// ("np_prod_db-allow_in0_ports4"), and keeps them unique and within nft's limits.
 type names map[string]string // base name -> policy it was given to
 
 const maxName = 200
 
-func (n names) set(ref model.Ref, d policy.Direction, ri int, kind string, fam Family) string {
+// base returns the policy's part of set names, unique among the policies named so far.
+func (n names) base(ref model.Ref) string {
 	key := ref.String()
 	base := refBase(ref)
 	if owner, ok := n[base]; ok && owner != key {
-		base = shorten(base, 0) + "-" + shortHash(key)
+		base += "-" + shortHash(key)
 	}
 	n[base] = key
-	return fmt.Sprintf("%s_%s%d_%s%d", base, dirShort(d), ri, kind, fam)
+	return base
 }
 
 func refBase(ref model.Ref) string {

@@ -8,12 +8,16 @@
 // to one chain per (local pod, direction), shared by pods whose chains would be the same.
 // Those chains hold the tiers in order (admin, NetworkPolicy, baseline, default allow);
 // a rule that allows returns to the dispatcher, which checks the other direction next.
-// Peers live in sets, so pods coming and going change elements, never chains.
+// Each tier is a handful of lookups in sets keyed by peer, protocol and port, however
+// many policies it has (union.go). Pods coming and going change elements, never chains.
 package dataplane
 
 import (
+	"cmp"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -116,11 +120,17 @@ func (k KeyType) Family() Family {
 type Set struct {
 	Name string
 	Key  KeyType
-	// Interval sets hold address ranges (Element.Addr to Element.Last).
+	// Interval sets hold ranges: addresses Element.Addr to Element.Last and, in tuple
+	// sets, ports Element.Port to Element.PortLast. The ranges of one set never overlap
+	// (the kernel refuses overlapping elements in concatenated interval sets).
 	Interval bool
 	// Map makes the set a verdict map: each element carries a Verdict.
 	Map      bool
 	Elements []Element // sorted, without duplicates
+
+	// digest summarises Elements, so that comparing two programs skips equal sets
+	// without walking them (see Diff); 0 when not computed.
+	digest uint64
 }
 
 // Element is one member of a set. Which fields are used depends on the set's key type.
@@ -133,35 +143,80 @@ type Element struct {
 	Dst   netip.Addr   // pair sets: the second address
 	// Verdict is a verdict map element's value (a jump to a chain).
 	Verdict Verdict
+	// PortLast is the last port of an interval tuple set's port range (equal to Port for
+	// one port); for other sets it is 0.
+	PortLast uint16
 }
 
-func (e Element) less(o Element) bool {
+// compareElements orders elements by key (address, range end, second address, protocol,
+// ports), then by verdict target, so that equal keys with different verdicts sit side by
+// side.
+func compareElements(e, o *Element) int {
 	if c := e.Addr.Compare(o.Addr); c != 0 {
-		return c < 0
+		return c
 	}
 	if c := e.Last.Compare(o.Last); c != 0 {
-		return c < 0
+		return c
 	}
 	if c := e.Dst.Compare(o.Dst); c != 0 {
-		return c < 0
+		return c
 	}
 	if e.Proto != o.Proto {
-		return e.Proto < o.Proto
+		return cmp.Compare(e.Proto, o.Proto)
 	}
-	return e.Port < o.Port
+	if e.Port != o.Port {
+		return cmp.Compare(e.Port, o.Port)
+	}
+	return cmp.Compare(e.PortLast, o.PortLast)
 }
+
+func (e Element) less(o Element) bool { return compareElements(&e, &o) < 0 }
 
 // sortElements sorts and removes duplicates.
 func sortElements(es []Element) []Element {
-	sort.Slice(es, func(i, j int) bool { return es[i].less(es[j]) })
-	out := es[:0]
-	for i, e := range es {
-		if i > 0 && e == es[i-1] {
-			continue
+	slices.SortFunc(es, func(a, b Element) int {
+		if c := compareElements(&a, &b); c != 0 {
+			return c
 		}
-		out = append(out, e)
+		return strings.Compare(a.Verdict.Target, b.Verdict.Target)
+	})
+	return slices.Compact(es)
+}
+
+// digestSeed is fixed for the process: digests are compared only between programs of
+// one process.
+var digestSeed = maphash.MakeSeed()
+
+// Digest returns a summary of the set's elements: sets with equal digests hold the same
+// elements (up to a 64-bit hash collision). It is computed once, when the program is
+// compiled; a Set built by hand gets it on first use.
+func (s *Set) Digest() uint64 {
+	if s.digest == 0 {
+		s.digest = digestElements(s.Elements)
 	}
-	return out
+	return s.digest
+}
+
+func digestElements(es []Element) uint64 {
+	var h maphash.Hash
+	h.SetSeed(digestSeed)
+	var buf [64]byte
+	for i := range es {
+		e := &es[i]
+		b := buf[:0]
+		a16 := e.Addr.As16()
+		b = append(b, a16[:]...)
+		b = append(b, byte(e.Addr.BitLen()))
+		l16 := e.Last.As16()
+		b = append(b, l16[:]...)
+		d16 := e.Dst.As16()
+		b = append(b, d16[:]...)
+		b = append(b, byte(e.Proto), byte(e.Port>>8), byte(e.Port), byte(e.PortLast>>8), byte(e.PortLast), byte(e.Verdict.Kind))
+		h.Write(b)
+		h.WriteString(e.Verdict.Target)
+		h.WriteByte(0)
+	}
+	return h.Sum64() | 1 // never 0, which means "not computed"
 }
 
 // String prints the element as nft does in a set's elements list.
@@ -183,6 +238,9 @@ func (e Element) String() string {
 	}
 	if e.Proto != 0 {
 		s += " . " + protoName(e.Proto) + " . " + strconv.Itoa(int(e.Port))
+		if e.PortLast > e.Port {
+			s += "-" + strconv.Itoa(int(e.PortLast))
+		}
 	}
 	if e.Verdict.Kind != Continue {
 		s += " : " + e.Verdict.String()

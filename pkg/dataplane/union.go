@@ -1,0 +1,349 @@
+package dataplane
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+
+	"go4.org/netipx"
+
+	"github.com/netwarden/netwarden/pkg/policy"
+)
+
+// A tier's rules become a few set lookups, however many policies there are.
+//
+// The NetworkPolicy tier of an isolated pod is a union: any rule that matches allows, and
+// order does not matter. The admin and baseline tiers are first-match lists, but a run of
+// consecutive rules with the same verdict is a union too: whichever of them matches
+// first, the verdict is the same, and a packet none of them matches goes on to the rule
+// after the run. So a tier compiles run by run (the NetworkPolicy tier is one run), and
+// each run becomes at most four lookups per address family, whatever its size:
+//
+//	peer . l4proto . dport @..._ports   hash: pod and node peers on single ports, and
+//	                                    egress named ports resolved per destination pod
+//	peer @..._addrs                     hash: pod and node peers on any port
+//	peer . l4proto . dport @..._ranges  interval: ipBlocks (and any peer) on ports and
+//	                                    port ranges, pod peers on port ranges
+//	peer @..._nets                      interval: ipBlocks on any port
+//
+// plus, for ingress named ports, which mean the subject's own container ports, a ports and
+// a ranges lookup of the run resolved for that subject (kept apart so that subjects whose
+// named ports differ still share the big sets).
+//
+// Pods coming and going change hash set elements. Interval sets change only with
+// policies, except for pod peers on port ranges, which are rare; the kernel's interval
+// sets cost more per change and per lookup as they grow, hash sets do not.
+//
+// Per-rule accounting (counters, NFLOG naming the policy and rule) can be added without
+// changing this structure: each set becomes a verdict map from the same keys to a small
+// chain per policy rule that counts, logs and returns the run's verdict. A key several
+// rules share goes to the first of them, the one the engine names. Interval maps must not
+// overlap, so a ranges map would be cut where two rules' boxes meet (disjoint keeps
+// pieces apart when they belong to different rules instead of merging them): more
+// elements for exact attribution. The sets here merge freely, since a set only answers
+// yes or no.
+
+// ruleRef names one policy rule of a direction: the policy (an index into the engine's
+// policies) and the rule's index.
+type ruleRef struct {
+	pi int32
+	ri int
+}
+
+func (c *compiler) rule(d policy.Direction, ref ruleRef) *policy.Rule {
+	return &c.e.Policies[ref.pi].Rules(d)[ref.ri]
+}
+
+// policyRules lists the rules of policies, in evaluation order.
+func (c *compiler) policyRules(d policy.Direction, pols []int32) []ruleRef {
+	var out []ruleRef
+	for _, pi := range pols {
+		for ri := range c.e.Policies[pi].Rules(d) {
+			out = append(out, ruleRef{pi, ri})
+		}
+	}
+	return out
+}
+
+// tierRules compiles a tier's rules (in evaluation order) for a subject, run by run.
+// verdict says what a matching rule does, by action; consecutive rules with equal
+// verdicts form a run.
+func (c *compiler) tierRules(s subject, refs []ruleRef, verdict func(policy.Action) Verdict) []Rule {
+	var out []Rule
+	for i := 0; i < len(refs); {
+		v := verdict(c.rule(s.dir, refs[i]).Action)
+		j := i + 1
+		for j < len(refs) && verdict(c.rule(s.dir, refs[j]).Action) == v {
+			j++
+		}
+		out = append(out, c.runRules(s, refs[i:j], v)...)
+		i = j
+	}
+	return out
+}
+
+// part is what one policy rule puts in a union: its peers (by reference) on ports.
+type part struct {
+	ref ruleRef
+	// ports are the rule's port clauses with numbers; nil means any port.
+	ports []portMatch
+	// resolved marks the ports of ingress named ports resolved on the subject.
+	resolved bool
+}
+
+// runRules compiles a run of rules sharing verdict v: a lookup per set of the run's
+// union, or one unconditional rule when a rule of the run matches everything.
+func (c *compiler) runRules(s subject, refs []ruleRef, v Verdict) []Rule {
+	note := c.runNote(s.dir, refs)
+	var common, named []part
+	for _, ref := range refs {
+		r := c.rule(s.dir, ref)
+		if r.AnyPeer && r.AnyPort {
+			return []Rule{rule().verdictOf(v).note(note)}
+		}
+		p := part{ref: ref}
+		q := part{ref: ref, resolved: true}
+		if !r.AnyPort {
+			p.ports = []portMatch{}
+			for _, m := range r.Ports {
+				switch {
+				case m.Named == "":
+					p.ports = appendPort(p.ports, portMatch{m.Proto, m.Lo, m.Hi})
+				case s.dir == policy.Ingress:
+					// The destination is the subject: resolve against its container ports.
+					for _, np := range c.e.Pods[s.pod].NamedPorts {
+						if namedMatches(m, np) {
+							q.ports = appendPort(q.ports, portMatch{np.Proto, np.Num, np.Num})
+						}
+					}
+				}
+			}
+		}
+		// Egress named ports are in the rule's peers (resolved per destination).
+		common = append(common, p)
+		if len(q.ports) > 0 {
+			named = append(named, q)
+		}
+	}
+	var out []Rule
+	for _, fam := range s.fams {
+		out = append(out, c.unionRules(s.dir, fam, common, v, note)...)
+		if len(named) > 0 {
+			out = append(out, c.unionRules(s.dir, fam, named, v, note+" (named ports)")...)
+		}
+	}
+	return out
+}
+
+// runNote names a run's rules for the comment of its lookups: "NetworkPolicy ns/a
+// ingress[0], [1]; NetworkPolicy ns/b ingress[0]", cut with a count of the rest.
+func (c *compiler) runNote(d policy.Direction, refs []ruleRef) string {
+	var b strings.Builder
+	for i, ref := range refs {
+		pol := c.e.Policies[ref.pi]
+		item := fmt.Sprintf("%s %s[%d]", pol.Ref, d, ref.ri)
+		if i > 0 && refs[i-1].pi == ref.pi {
+			item = ", [" + strconv.Itoa(ref.ri) + "]"
+		} else if i > 0 {
+			item = "; " + item
+		}
+		if name := pol.Rules(d)[ref.ri].Name; name != "" {
+			item += " (" + name + ")"
+		}
+		if i > 0 {
+			room := maxComment - 1
+			if i < len(refs)-1 {
+				room -= len(fmt.Sprintf(" and %d more", len(refs)-i-1))
+			}
+			if b.Len()+len(item) > room {
+				fmt.Fprintf(&b, " and %d more", len(refs)-i)
+				return b.String()
+			}
+		}
+		b.WriteString(item)
+	}
+	return b.String() // cleanComment cuts a first item too long on its own
+}
+
+type unionKey struct {
+	key string
+	fam Family
+}
+
+// union is the sets of one run's union in one family, by kind; "" for kinds the run
+// does not need.
+type union struct {
+	ports, addrs, ranges, nets string
+}
+
+// unionRules are the lookups of a union, in one family.
+func (c *compiler) unionRules(d policy.Direction, fam Family, parts []part, v Verdict, note string) []Rule {
+	u := c.union(d, fam, parts)
+	peer := peerField(d)
+	var out []Rule
+	if u.ports != "" {
+		out = append(out, rule().tuple(peer, fam, u.ports).verdictOf(v).note(note))
+	}
+	if u.addrs != "" {
+		out = append(out, rule().addr(peer, fam, u.addrs).verdictOf(v).note(note))
+	}
+	if u.ranges != "" {
+		out = append(out, rule().tuple(peer, fam, u.ranges).verdictOf(v).note(note))
+	}
+	if u.nets != "" {
+		out = append(out, rule().addr(peer, fam, u.nets).verdictOf(v).note(note))
+	}
+	return out
+}
+
+// union builds (once per distinct run) the sets of a union. Which sets exist depends on
+// the rules only, not on which pods exist: a set of pod addresses is there even while it
+// is empty, so pods coming never change the chains.
+func (c *compiler) union(d policy.Direction, fam Family, parts []part) union {
+	key := c.partsKey(d, parts)
+	uk := unionKey{key, fam}
+	if u, ok := c.unions[uk]; ok {
+		return u
+	}
+	var ports, addrs []Element
+	var boxes []box
+	var nets netipx.IPSetBuilder
+	var needPorts, needAddrs, needRanges bool
+	for _, p := range parts {
+		rp := c.rulePeers(d, p.ref, fam)
+		if !p.resolved && rp.hasNamed {
+			needPorts = true
+			ports = append(ports, rp.named...)
+		}
+		if p.ports == nil {
+			if rp.exact {
+				needAddrs = true
+				for _, a := range rp.addrs {
+					addrs = append(addrs, Element{Addr: a})
+				}
+			}
+			for _, rg := range rp.nets {
+				nets.AddRange(rg)
+			}
+			continue
+		}
+		for _, pm := range p.ports {
+			if rp.exact {
+				if pm.lo == pm.hi {
+					needPorts = true
+					for _, a := range rp.addrs {
+						ports = append(ports, Element{Addr: a, Proto: pm.proto, Port: pm.lo})
+					}
+				} else {
+					needRanges = true
+					for _, a := range rp.addrs {
+						boxes = append(boxes, box{netipx.IPRangeFrom(a, a), pm.proto, pm.lo, pm.hi})
+					}
+				}
+			}
+			for _, rg := range rp.nets {
+				boxes = append(boxes, box{rg, pm.proto, pm.lo, pm.hi})
+			}
+		}
+	}
+
+	base := c.unionBase(d, parts, key)
+	var u union
+	if needPorts {
+		u.ports = fmt.Sprintf("%s_ports%d", base, fam)
+		c.addSet(&Set{Name: u.ports, Key: tupleKey(fam), Elements: ports})
+	}
+	if needAddrs {
+		u.addrs = fmt.Sprintf("%s_addrs%d", base, fam)
+		c.addSet(&Set{Name: u.addrs, Key: addrKey(fam), Elements: addrs})
+	}
+	if dis := disjoint(boxes); needRanges || len(dis) > 0 {
+		u.ranges = fmt.Sprintf("%s_ranges%d", base, fam)
+		els := make([]Element, len(dis))
+		for i, b := range dis {
+			els[i] = Element{Addr: b.addrs.From(), Last: b.addrs.To(), Proto: b.proto, Port: b.lo, PortLast: b.hi}
+		}
+		c.addSet(&Set{Name: u.ranges, Key: tupleKey(fam), Interval: true, Elements: els})
+	}
+	if set, _ := nets.IPSet(); len(set.Ranges()) > 0 {
+		u.nets = fmt.Sprintf("%s_nets%d", base, fam)
+		var els []Element
+		for _, rg := range set.Ranges() {
+			els = append(els, Element{Addr: rg.From(), Last: rg.To()})
+		}
+		c.addSet(&Set{Name: u.nets, Key: addrKey(fam), Interval: true, Elements: els})
+	}
+	c.unions[uk] = u
+	return u
+}
+
+// partsKey identifies a union by what it is made of: the policy rules (by reference, so
+// the key survives policies being added or removed around them) and resolved ports.
+func (c *compiler) partsKey(d policy.Direction, parts []part) string {
+	var b strings.Builder
+	b.WriteString(dirShort(d))
+	for _, p := range parts {
+		b.WriteString("|")
+		b.WriteString(c.e.Policies[p.ref.pi].Ref.String())
+		b.WriteString("#")
+		b.WriteString(strconv.Itoa(p.ref.ri))
+		if p.resolved {
+			b.WriteString("@")
+			for _, pm := range p.ports {
+				fmt.Fprintf(&b, "%d/%d,", pm.proto, pm.lo)
+			}
+		}
+	}
+	return b.String()
+}
+
+// unionBase names a union's sets. A union of one policy's rules is named after it
+// ("np_prod_db_in0", "anp_tenant_in0-2"); one spanning policies after its direction and
+// a hash of its key ("grp_in_3fa2b1c4d5e6"). Ports resolved for a subject add a hash.
+func (c *compiler) unionBase(d policy.Direction, parts []part, key string) string {
+	one := true
+	for _, p := range parts[1:] {
+		one = one && p.ref.pi == parts[0].ref.pi
+	}
+	var base string
+	if one {
+		var idx []int
+		for _, p := range parts {
+			idx = append(idx, p.ref.ri)
+		}
+		list := ruleList(idx)
+		if len(list) > 24 {
+			list = "r" + shortHash(list)
+		}
+		base = c.names.base(c.e.Policies[parts[0].ref.pi].Ref) + "_" + dirShort(d) + list
+	} else {
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		base = fmt.Sprintf("grp_%s_%012x", dirShort(d), h.Sum64()&(1<<48-1))
+	}
+	if parts[0].resolved {
+		base += "_n" + shortHash(key)
+	}
+	return base
+}
+
+// ruleList prints rule indices compactly: "0", "0-2", "0.3.5".
+func ruleList(idx []int) string {
+	var b strings.Builder
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && idx[j+1] == idx[j]+1 {
+			j++
+		}
+		if i > 0 {
+			b.WriteString(".")
+		}
+		b.WriteString(strconv.Itoa(idx[i]))
+		if j > i {
+			b.WriteString("-" + strconv.Itoa(idx[j]))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
