@@ -61,8 +61,13 @@ html draw pictures, grouped by workload unless --group pods (see netwarden graph
 			}
 			if by != analysis.ByPods {
 				g := analysis.NewGrouping(e, by)
-				m := analysis.DecideGroups(e, g, analysis.MatrixOptions{Ports: pts, Pods: shown}).Matrix()
-				return render.Matrix(cmd.OutOrStdout(), m, output)
+				p := progress.Start(cmd.ErrOrStderr(), "deciding")
+				v := analysis.DecideGroups(e, g, analysis.MatrixOptions{Ports: pts, Pods: shown, Progress: p.Set})
+				p.Stop()
+				if output == "json" {
+					return v.WriteJSON(cmd.OutOrStdout())
+				}
+				return render.Matrix(cmd.OutOrStdout(), v.Matrix(), output)
 			}
 			p := progress.Start(cmd.ErrOrStderr(), "deciding")
 			cm := analysis.ComputeClassMatrix(e, analysis.MatrixOptions{Ports: pts, Pods: shown, Progress: p.Set})

@@ -1,6 +1,10 @@
 package analysis
 
 import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
 	"github.com/netwarden/netwarden/pkg/policy"
 )
 
@@ -129,35 +133,58 @@ func DecideGroups(e *policy.Engine, g *Grouping, opts MatrixOptions) *GroupVerdi
 	for gi, grp := range g.Groups {
 		sets[gi] = cm.Members(grp.Members)
 	}
-	for from := range g.Groups {
-		for to := range g.Groups {
-			cells := v.Cells(from, to)
-			self := from == to && len(g.Groups[to].Members) == 1
-			for k, pt := range v.DstPorts[to] {
-				c := &cells[k]
-				c.AllowedPair, c.DeniedPair = [2]int32{-1, -1}, [2]int32{-1, -1}
-				if self {
-					m := g.Groups[to].Members[0]
-					*c = GroupCell{Pairs: 1, Allowed: 1, Egress: 1, Ingress: 1, AllowedPair: [2]int32{m, m}, DeniedPair: [2]int32{-1, -1}}
-					continue
+	// Rows (source groups) are shared by the workers; each writes its own cells.
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(workers, len(g.Groups))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				from := int(next.Add(1) - 1)
+				if from >= len(g.Groups) {
+					return
 				}
-				ok := cm.CountPairs(sets[from], sets[to], pt, func(eg, in policy.Decision, n, a, b int32) {
-					c.add(verdictOf(e, eg, in), n, a, b)
-				})
-				if !ok {
-					// A port some members of the group are not probed on: pair by pair.
-					for _, a := range g.Groups[from].Members {
-						for _, b := range g.Groups[to].Members {
-							if a != b {
-								c.add(decidePair(e, a, b, pt), 1, a, b)
-							}
+				v.decideRow(e, g, cm, sets, from)
+			}
+		}()
+	}
+	wg.Wait()
+	return v
+}
+
+// decideRow fills the cells of one source group.
+func (v *GroupVerdicts) decideRow(e *policy.Engine, g *Grouping, cm *ClassMatrix, sets []MemberSet, from int) {
+	for to := range g.Groups {
+		cells := v.Cells(from, to)
+		self := from == to && len(g.Groups[to].Members) == 1
+		for k, pt := range v.DstPorts[to] {
+			c := &cells[k]
+			c.AllowedPair, c.DeniedPair = [2]int32{-1, -1}, [2]int32{-1, -1}
+			if self {
+				m := g.Groups[to].Members[0]
+				*c = GroupCell{Pairs: 1, Allowed: 1, Egress: 1, Ingress: 1, AllowedPair: [2]int32{m, m}, DeniedPair: [2]int32{-1, -1}}
+				continue
+			}
+			ok := cm.CountPairs(sets[from], sets[to], pt, func(eg, in policy.Decision, n, a, b int32) {
+				c.add(verdictOf(e, eg, in), n, a, b)
+			})
+			if !ok {
+				// A port some members of the group are not probed on: pair by pair.
+				for _, a := range g.Groups[from].Members {
+					for _, b := range g.Groups[to].Members {
+						if a != b {
+							c.add(decidePair(e, a, b, pt), 1, a, b)
 						}
 					}
 				}
 			}
 		}
 	}
-	return v
 }
 
 type pairVerdict struct {

@@ -4,12 +4,78 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"strconv"
 )
 
 // WriteJSON writes the expanded matrix as indented JSON, byte for byte what encoding/json
 // with a two-space indent writes for m.Matrix(), without building the results in memory:
 // a cluster of 10,000 pods has 100 million pairs.
 func (m *ClassMatrix) WriteJSON(w io.Writer) error {
+	keys := make([]string, len(m.shown))
+	for i, p := range m.shown {
+		keys[i] = m.Engine.Pods[p].Key
+	}
+	return writeMatrixJSON(w, m.portNames, keys, func(emit func(from, to, port int, c uint8)) {
+		for a := range m.shown {
+			for b := range m.shown {
+				for k, pi := range m.dstPorts[m.Classes.Of[m.shown[b]]] {
+					emit(a, b, int(pi), m.cell(m.shown[a], m.shown[b], k))
+				}
+			}
+		}
+	}, "", nil)
+}
+
+// WriteJSON writes v.Matrix() as indented JSON, byte for byte what encoding/json with a
+// two-space indent writes, without building the results in memory.
+func (v *GroupVerdicts) WriteJSON(w io.Writer) error {
+	names := make([]string, len(v.Grouping.Groups))
+	for i, g := range v.Grouping.Groups {
+		names[i] = g.Name
+	}
+	ports := make([]string, len(v.Ports))
+	index := map[string]int{}
+	for i, pt := range v.Ports {
+		ports[i] = pt.String()
+		index[ports[i]] = i
+	}
+	dst := make([][]int, len(v.DstPorts))
+	for g, pts := range v.DstPorts {
+		for _, pt := range pts {
+			dst[g] = append(dst[g], index[pt.String()])
+		}
+	}
+	return writeMatrixJSON(w, ports, names, func(emit func(from, to, port int, c uint8)) {
+		for from := range names {
+			for to := range names {
+				for k, c := range v.Cells(from, to) {
+					var bits uint8
+					if c.Allowed == c.Pairs {
+						bits |= cellAllowed
+					}
+					if c.Egress == c.Pairs {
+						bits |= cellEgress
+					}
+					if c.Ingress == c.Pairs {
+						bits |= cellIngress
+					}
+					if c.State() == CellMixed {
+						bits |= cellMixed
+					}
+					emit(from, to, dst[to][k], bits)
+				}
+			}
+		}
+	}, string(v.Grouping.By), v.Grouping.Groups)
+}
+
+// cellMixed marks a group cell whose member pairs disagree (Result.Mixed).
+const cellMixed uint8 = 1 << 3
+
+// writeMatrixJSON streams a Matrix: ports and pods (or group names), the results each
+// emits in order, then groupBy and groups when set, in the struct's field order and with
+// encoding/json's escaping and indentation.
+func writeMatrixJSON(w io.Writer, portNames, podNames []string, each func(emit func(from, to, port int, c uint8)), groupBy string, groups []Group) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	quote := func(ss []string) ([][]byte, error) {
 		out := make([][]byte, len(ss))
@@ -22,15 +88,11 @@ func (m *ClassMatrix) WriteJSON(w io.Writer) error {
 		}
 		return out, nil
 	}
-	keys := make([]string, len(m.shown))
-	for i, p := range m.shown {
-		keys[i] = m.Engine.Pods[p].Key
-	}
-	pods, err := quote(keys)
+	pods, err := quote(podNames)
 	if err != nil {
 		return err
 	}
-	ports, err := quote(m.portNames)
+	ports, err := quote(portNames)
 	if err != nil {
 		return err
 	}
@@ -56,40 +118,63 @@ func (m *ClassMatrix) WriteJSON(w io.Writer) error {
 	list("ports", ports, false)
 	list("pods", pods, false)
 	bw.WriteString("  \"results\": [")
-	boolText := func(c, bit uint8) string {
+	// Results are appended to buf and written in large pieces: a 10,000-pod cluster has
+	// gigabytes of them.
+	buf := make([]byte, 0, 1<<16)
+	flag := func(buf []byte, name string, c, bit uint8) []byte {
+		buf = append(buf, name...)
 		if c&bit != 0 {
-			return "true"
+			return append(buf, "true"...)
 		}
-		return "false"
+		return append(buf, "false"...)
 	}
 	wrote := false
-	for a := range pods {
-		for b := range pods {
-			for k, pi := range m.dstPorts[m.Classes.Of[m.shown[b]]] {
-				c := m.cell(m.shown[a], m.shown[b], k)
-				if wrote {
-					bw.WriteByte(',')
-				}
-				wrote = true
-				bw.WriteString("\n    {\n      \"from\": ")
-				bw.Write(pods[a])
-				bw.WriteString(",\n      \"to\": ")
-				bw.Write(pods[b])
-				bw.WriteString(",\n      \"port\": ")
-				bw.Write(ports[pi])
-				bw.WriteString(",\n      \"allowed\": ")
-				bw.WriteString(boolText(c, cellAllowed))
-				bw.WriteString(",\n      \"egress\": ")
-				bw.WriteString(boolText(c, cellEgress))
-				bw.WriteString(",\n      \"ingress\": ")
-				bw.WriteString(boolText(c, cellIngress))
-				bw.WriteString("\n    }")
-			}
+	each(func(from, to, port int, c uint8) {
+		if wrote {
+			buf = append(buf, ',')
 		}
-	}
+		wrote = true
+		buf = append(buf, "\n    {\n      \"from\": "...)
+		buf = append(buf, pods[from]...)
+		buf = append(buf, ",\n      \"to\": "...)
+		buf = append(buf, pods[to]...)
+		buf = append(buf, ",\n      \"port\": "...)
+		buf = append(buf, ports[port]...)
+		buf = flag(buf, ",\n      \"allowed\": ", c, cellAllowed)
+		buf = flag(buf, ",\n      \"egress\": ", c, cellEgress)
+		buf = flag(buf, ",\n      \"ingress\": ", c, cellIngress)
+		if c&cellMixed != 0 {
+			buf = append(buf, ",\n      \"mixed\": true"...)
+		}
+		buf = append(buf, "\n    }"...)
+		if len(buf) >= 1<<16-512 {
+			bw.Write(buf)
+			buf = buf[:0]
+		}
+	})
+	bw.Write(buf)
 	if wrote {
 		bw.WriteString("\n  ")
 	}
-	bw.WriteString("]\n}\n")
+	bw.WriteString("]")
+	if groupBy != "" {
+		bw.WriteString(",\n  \"groupBy\": " + strconv.Quote(groupBy))
+	}
+	if len(groups) > 0 {
+		bw.WriteString(",\n  \"groups\": [")
+		for i := range groups {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			b, err := json.MarshalIndent(&groups[i], "    ", "  ")
+			if err != nil {
+				return err
+			}
+			bw.WriteString("\n    ")
+			bw.Write(b)
+		}
+		bw.WriteString("\n  ]")
+	}
+	bw.WriteString("\n}\n")
 	return bw.Flush()
 }
