@@ -21,14 +21,16 @@ nice -n 10 go build -o "$WORK/netwarden" ./cmd/netwarden
 nice -n 10 go build -o "$WORK/nwbench" ./bench/analysis/nwbench
 nw="$WORK/netwarden"
 has_group=no
-"$nw" matrix --help | grep -q -- '--group' && has_group=yes
+if "$nw" matrix --help | grep -- '--group' >/dev/null; then has_group=yes; fi
 
 # measure LABEL CMD...: one markdown row with wall seconds, peak RSS and exit code.
 measure() {
   local label=$1; shift
-  /usr/bin/time -f '%e %M %x' -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || true
+  # Output is counted, not kept: the largest is gigabytes.
+  /usr/bin/time -f '%e %M %x' -o "$WORK/time" timeout "${LIMIT:-900}" \
+    bash -o pipefail -c '"$@" 2>"'"$WORK/err"'" | wc -c >"'"$WORK/bytes"'"' _ "$@" || true
   read -r secs kb code < <(tail -1 "$WORK/time")
-  local bytes; bytes=$(stat -c %s "$WORK/out")
+  local bytes; bytes=$(cat "$WORK/bytes")
   printf '| %s | %s | %.2f | %.0f | %s | %s |\n' "$size" "$label" "$secs" "$((kb / 1024))" "$code" "$bytes"
 }
 
@@ -36,7 +38,8 @@ measure() {
   echo "# Analysis benchmark results"
   echo
   echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3), commit $(git rev-parse --short HEAD)."
-  echo "Generated with \`netwarden gen --admin --seed 1\` (JSON Lists unless marked YAML)."
+  echo "Generated with \`netwarden gen --admin --seed 1\` (JSON Lists unless marked YAML). Exit 124: killed by the ${LIMIT:-900} s limit."
+  echo "Load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared; numbers move with it)."
   echo
   echo "## Commands (wall time and peak RSS of the whole process, one run each)"
   echo
@@ -53,11 +56,14 @@ for spec in $SIZES; do
   "$nw" gen --pods "$pods" --policies "$pols" --namespaces "$nss" --admin --seed 1 -o "$dir-yaml" 2>/dev/null
   {
     if [ "$has_group" = yes ]; then
-      measure 'matrix --group workloads -o json' "$nw" matrix --group workloads -o json -f "$dir"
-      measure 'matrix --group workloads -o json (YAML)' "$nw" matrix --group workloads -o json -f "$dir-yaml"
+      # Every workload pair: ~3 GB of JSON at 10k pods, ~100 GB at 50k (not run there).
+      if [ "$pods" -le 10000 ]; then
+        measure 'matrix --group workloads -o json' "$nw" matrix --group workloads -o json -f "$dir"
+      fi
+      measure 'matrix --group workloads -n payments -o json' "$nw" matrix --group workloads -n payments -o json -f "$dir"
+      measure 'matrix --group workloads -n payments -o json (YAML)' "$nw" matrix --group workloads -n payments -o json -f "$dir-yaml"
     fi
     measure 'matrix -n payments -o json' "$nw" matrix -n payments -o json -f "$dir"
-    measure 'matrix -n payments -o json (YAML)' "$nw" matrix -n payments -o json -f "$dir-yaml"
     if [ "$pods" -le 1000 ]; then
       measure 'matrix -o json (every pod pair)' "$nw" matrix -o json -f "$dir"
     fi

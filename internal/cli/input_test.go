@@ -181,6 +181,27 @@ func TestLiveClusterInput(t *testing.T) {
 		}
 	})
 
+	t.Run("diff --base-cluster compares the cluster with the proposal laid over it", func(t *testing.T) {
+		_, stderr, code := runCLI("diff", "--base-cluster", "--kubeconfig", kc, "-f", proposalFile, "--fail-on-change")
+		if code != ExitChanged {
+			t.Errorf("exit %d, want %d (changed): %s", code, ExitChanged, stderr)
+		}
+		// The live policy, unchanged, as a proposal: nothing changes.
+		var same any
+		for _, f := range files.NetworkPolicies {
+			if f.Namespace == proposal.Namespace && f.Name == proposal.Name {
+				o := f.DeepCopy()
+				o.APIVersion, o.Kind = "networking.k8s.io/v1", "NetworkPolicy"
+				same = o
+			}
+		}
+		sameFile := filepath.Join(tmp, "same.yaml")
+		writeObjects(t, sameFile, same)
+		if _, stderr, code := runCLI("diff", "--base-cluster", "--kubeconfig", kc, "-f", sameFile, "--fail-on-change"); code != ExitOK {
+			t.Errorf("unchanged proposal: exit %d, want 0: %s", code, stderr)
+		}
+	})
+
 	unreachable := filepath.Join(tmp, "unreachable")
 	if err := kubeapply.WriteKubeconfig(unreachable, &rest.Config{Host: "https://127.0.0.1:1", BearerToken: "x"}, "gone"); err != nil {
 		t.Fatal(err)
