@@ -18,6 +18,8 @@ type Conn struct {
 	netns   *os.File // nil for the current namespace
 	table   string   // the table Uninstall deletes: the last one applied
 	applied bool     // whether this connection applied that table
+	// replaced counts whole-table transactions (Apply, and Updates that fell back to it).
+	replaced int
 }
 
 // socketBuffer is the send and receive buffer forced on the netlink socket. A
@@ -150,6 +152,7 @@ func (c *Conn) Apply(p *Program) error {
 			c.nft.AddRule(nftRule(t, chains[ch.Name], r, setID))
 		}
 	}
+	c.replaced++
 	if err := c.nft.Flush(); err != nil {
 		return fmt.Errorf("apply table inet %s: %w", p.Table, err)
 	}
@@ -210,37 +213,20 @@ func (c *Conn) afterChange(p *Program) error {
 	return nil
 }
 
-// Update moves the kernel from old (what was applied) to new. When their structure is
-// the same it changes only set elements, in one atomic transaction; otherwise, or when
-// the kernel's table turns out not to be old, it applies new whole.
+// Update moves the kernel from old (what was applied) to new in one atomic transaction
+// that writes only what differs (see Diff): changed set elements, and the sets and chains
+// only one of them has. When Diff cannot express the change, or the kernel's table
+// turns out not to be old, it applies new whole.
 func (c *Conn) Update(old, new *Program) error {
 	d, ok := Diff(old, new)
-	if !ok {
+	if !ok || (c.applied && c.table != new.Table) {
 		return c.Apply(new)
 	}
 	if d.Empty() {
 		return nil
 	}
-	t := table(new.Table)
-	for _, name := range sortedKeys(d.Delete) {
-		s := new.Set(name)
-		if err := c.delElements(nftSet(t, s), nftElements(s, d.Delete[name])); err != nil {
-			return c.discard(err)
-		}
-	}
-	for _, name := range d.Refill {
-		s := new.Set(name)
-		ns := nftSet(t, s)
-		c.nft.FlushSet(ns)
-		if err := c.addElements(ns, nftElements(s, s.Elements)); err != nil {
-			return c.discard(err)
-		}
-	}
-	for _, name := range sortedKeys(d.Add) {
-		s := new.Set(name)
-		if err := c.addElements(nftSet(t, s), nftElements(s, d.Add[name])); err != nil {
-			return c.discard(err)
-		}
+	if err := c.queueDelta(new, d); err != nil {
+		return c.discard(err)
 	}
 	if err := c.nft.Flush(); err != nil {
 		// The kernel's table is not what old describes (changed behind our back, or an
@@ -249,4 +235,65 @@ func (c *Conn) Update(old, new *Program) error {
 	}
 	c.table, c.applied = new.Table, true
 	return c.afterChange(new)
+}
+
+// queueDelta queues the transaction that turns old into new. The order matters to the
+// kernel's reference counts: what is new exists before anything refers to it, and what
+// goes is unreferenced before it is deleted.
+func (c *Conn) queueDelta(new *Program, d Delta) error {
+	t := table(new.Table)
+	ids := map[string]uint32{}
+	for _, name := range d.AddSets {
+		s := new.Set(name)
+		ns := nftSet(t, s)
+		if err := c.nft.AddSet(ns, nil); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+		ids[name] = ns.ID
+		if err := c.addElements(ns, nftElements(s, s.Elements)); err != nil {
+			return err
+		}
+	}
+	chains := map[string]*nftables.Chain{}
+	for _, name := range d.AddChains {
+		chains[name] = c.nft.AddChain(nftChain(t, new.Chain(name)))
+	}
+	setID := func(name string) uint32 { return ids[name] } // 0: an existing set, by name
+	for _, name := range d.AddChains {
+		for _, r := range new.Chain(name).Rules {
+			c.nft.AddRule(nftRule(t, chains[name], r, setID))
+		}
+	}
+	for _, name := range sortedKeys(d.Delete) {
+		s := new.Set(name)
+		if err := c.delElements(nftSet(t, s), nftElements(s, d.Delete[name])); err != nil {
+			return err
+		}
+	}
+	for _, name := range d.Refill {
+		s := new.Set(name)
+		ns := nftSet(t, s)
+		c.nft.FlushSet(ns)
+		if err := c.addElements(ns, nftElements(s, s.Elements)); err != nil {
+			return err
+		}
+	}
+	for _, name := range sortedKeys(d.Add) {
+		s := new.Set(name)
+		if err := c.addElements(nftSet(t, s), nftElements(s, d.Add[name])); err != nil {
+			return err
+		}
+	}
+	// Rules first (a chain going to another holds a reference to it), then the chains,
+	// then the sets their rules looked up.
+	for _, name := range d.DeleteChains {
+		c.nft.FlushChain(&nftables.Chain{Table: t, Name: name})
+	}
+	for _, name := range d.DeleteChains {
+		c.nft.DelChain(&nftables.Chain{Table: t, Name: name})
+	}
+	for _, name := range d.DeleteSets {
+		c.nft.DelSet(&nftables.Set{Table: t, Name: name})
+	}
+	return nil
 }

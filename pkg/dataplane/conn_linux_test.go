@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -220,18 +221,52 @@ spec:
 status: {podIP: 10.0.1.21}
 `
 
-// TestUpdateChangesElementsOnly: pods coming and going change set elements in place,
-// and the kernel then holds exactly what a fresh Apply of the new program would.
-func TestUpdateChangesElementsOnly(t *testing.T) {
+// A policy that gives backend (local, on node-a) egress rules: a chain and sets that the
+// seed program does not have.
+const backendEgress = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: backend-egress}
+spec:
+  podSelector: {matchLabels: {app: backend}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{podSelector: {matchLabels: {app: db}}}]
+    ports: [{port: 5432}]
+  - to: [{ipBlock: {cidr: 10.96.0.0/16}}]
+    ports: [{port: 53, protocol: UDP}, {port: 8000, endPort: 8100}]
+`
+
+// listing lists our table in a namespace with its top-level blocks (sets, maps, chains)
+// sorted: a table built step by step lists them in the order they were made.
+func listing(t *testing.T, ns string) string {
+	t.Helper()
+	out := mustNft(t, ns, "", "list", "table", "inet", "netwarden")
+	body := strings.TrimSuffix(strings.TrimPrefix(out, "table inet netwarden {\n"), "}\n")
+	blocks := strings.Split(body, "\n\n")
+	for i := range blocks {
+		blocks[i] = strings.TrimRight(blocks[i], "\n")
+	}
+	slices.Sort(blocks)
+	return strings.Join(blocks, "\n\n")
+}
+
+// TestUpdateWritesOnlyTheDifference: pods coming and going change set elements in place;
+// a policy coming or going adds or removes its chains and sets; after each Update the
+// kernel holds exactly what a fresh Apply of the new program would, and the base chains
+// were never replaced.
+func TestUpdateWritesOnlyTheDifference(t *testing.T) {
 	needRoot(t)
 	before := withPods(t, "seed", "node-a", "")
 	after := withPods(t, "seed", "node-a", morePods)
+	policed := withPods(t, "seed", "node-a", morePods+"\n---\n"+backendEgress)
 	d, ok := Diff(before, after)
-	if !ok {
-		t.Fatalf("pods coming changed the program's structure:\n%s\n%s", before, after)
+	if !ok || d.Empty() || len(d.AddChains)+len(d.AddSets)+len(d.DeleteChains)+len(d.DeleteSets) > 0 {
+		t.Fatalf("pods coming should change elements only; delta %+v (ok %v)", d, ok)
 	}
-	if d.Empty() {
-		t.Fatal("pods coming changed no element")
+	d, ok = Diff(after, policed)
+	if !ok || len(d.AddChains) == 0 || len(d.AddSets) == 0 {
+		t.Fatalf("a new policy should add chains and sets; delta %+v (ok %v)", d, ok)
 	}
 
 	ns, path := newNetns(t)
@@ -239,57 +274,71 @@ func TestUpdateChangesElementsOnly(t *testing.T) {
 	if err := c.Apply(before); err != nil {
 		t.Fatal(err)
 	}
-	// A rule handle survives element updates but not a table replacement.
+	// A rule handle survives updates but not a table replacement.
 	handles := mustNft(t, ns, "", "-a", "list", "chain", "inet", "netwarden", "forward")
 	for _, step := range []struct {
 		name     string
 		old, new *Program
 	}{
 		{"pods come", before, after},
-		{"pods go", after, before},
+		{"a policy comes", after, policed},
+		{"the policy goes", policed, after},
+		{"the policy comes back as the pods go", after, withPods(t, "seed", "node-a", backendEgress)},
 	} {
+		replaced := c.replaced
 		if err := c.Update(step.old, step.new); err != nil {
 			t.Fatalf("%s: Update: %v", step.name, err)
 		}
-		got := mustNft(t, ns, "", "list", "table", "inet", "netwarden")
+		if c.replaced != replaced {
+			t.Fatalf("%s: Update replaced the whole table", step.name)
+		}
+		got := listing(t, ns)
 		fresh, _ := newNetns(t)
 		mustNft(t, fresh, step.new.String(), "-f", "-")
-		if want := mustNft(t, fresh, "", "list", "table", "inet", "netwarden"); got != want {
+		if want := listing(t, fresh); got != want {
 			t.Fatalf("%s: after Update the kernel holds\n%s\nwant\n%s", step.name, got, want)
 		}
 		if h := mustNft(t, ns, "", "-a", "list", "chain", "inet", "netwarden", "forward"); h != handles {
-			t.Fatalf("%s: Update replaced the chains (handles changed):\n%s\nwas\n%s", step.name, h, handles)
+			t.Fatalf("%s: Update replaced the base chains (handles changed):\n%s\nwas\n%s", step.name, h, handles)
 		}
 	}
 
-	// A structural change (a new policy) falls back to replacing the table.
-	changed := withPods(t, "seed", "node-a", `
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: backend-egress}
-spec:
-  podSelector: {matchLabels: {app: backend}}
-  policyTypes: [Egress]
-  egress: [{to: [{podSelector: {matchLabels: {app: db}}}]}]
-`)
-	if _, ok := Diff(before, changed); ok {
-		t.Fatal("a new policy was taken for an element change")
-	}
-	if err := c.Update(before, changed); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustNft(t, ns, "", "list", "chain", "inet", "netwarden", "forward"); got == handles {
-		t.Fatal("a structural update did not replace the table")
-	}
-	// And an update from a state the kernel does not hold recovers by replacing it.
-	if err := c.Update(after, before); err != nil {
+	// An update from a state the kernel does not hold recovers by replacing the table.
+	replaced := c.replaced
+	if err := c.Update(policed, before); err != nil {
 		t.Fatalf("Update from a stale old program: %v", err)
 	}
-	got := mustNft(t, ns, "", "list", "table", "inet", "netwarden")
+	if c.replaced != replaced+1 {
+		t.Fatal("a stale Update did not replace the table")
+	}
+	got := listing(t, ns)
 	fresh, _ := newNetns(t)
 	mustNft(t, fresh, before.String(), "-f", "-")
-	if want := mustNft(t, fresh, "", "list", "table", "inet", "netwarden"); got != want {
+	if want := listing(t, fresh); got != want {
 		t.Fatalf("after a stale Update the kernel holds\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestDiffFallsBackToApply: what element and chain changes cannot express makes Diff
+// refuse, so Update replaces the table.
+func TestDiffFallsBackToApply(t *testing.T) {
+	e := loadEngine(t, filepath.Join("testdata", "seed.yaml"))
+	a, err := Compile(e, localPods(e, "node-a"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed, err := Compile(e, localPods(e, "node-a"), Options{TableName: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Diff(a, renamed); ok {
+		t.Error("a renamed table was taken for an incremental change")
+	}
+	if _, ok := Diff(nil, a); ok {
+		t.Error("no old program was taken for an incremental change")
+	}
+	if d, ok := Diff(a, a); !ok || !d.Empty() {
+		t.Errorf("a program against itself: delta %+v, ok %v", d, ok)
 	}
 }
 

@@ -1,62 +1,136 @@
 package dataplane
 
 import (
+	"slices"
 	"sort"
-	"strings"
 )
 
-// Delta turns one program into another of the same structure by changing set elements
-// only: what pods coming and going (on this node or any other) amount to.
+// Delta turns one program into another by changing only what differs: set elements (what
+// pods coming and going amount to, on this node or any other), and the sets and chains
+// that only one of them has (what a new policy, or a local pod with a new combination of
+// policies, amounts to). Chains are named by their rules, so a chain both programs have
+// is the same chain; the base chains never change.
 type Delta struct {
-	// Delete and Add are elements of hash sets and verdict maps, by set name. Deletes go
-	// first, so a map element whose verdict changed is replaced.
+	// Delete and Add are elements of existing hash sets, verdict maps and concatenated
+	// interval sets, by set name. Deletes go first, so a map element whose verdict
+	// changed is replaced.
 	Delete map[string][]Element
 	Add    map[string][]Element
-	// Refill names interval sets whose contents changed; they are flushed and filled
-	// anew (deleting single ranges would need their neighbours' boundaries).
+	// Refill names interval sets of single addresses whose contents changed; they are
+	// flushed and filled anew (the kernel keeps their ranges as boundaries shared with
+	// the neighbours, so single ranges do not delete cleanly). They change only with
+	// policies.
 	Refill []string
+
+	// AddSets and AddChains are created, with their elements and rules, before any
+	// element changes (new dispatch elements jump to new chains); DeleteChains and
+	// DeleteSets are removed after them (once nothing refers to them). Sorted.
+	AddSets, DeleteSets     []string
+	AddChains, DeleteChains []string
 }
 
 // Empty reports whether the delta changes nothing.
-func (d Delta) Empty() bool { return len(d.Delete)+len(d.Add)+len(d.Refill) == 0 }
+func (d Delta) Empty() bool {
+	return len(d.Delete)+len(d.Add)+len(d.Refill)+len(d.AddSets)+len(d.DeleteSets)+len(d.AddChains)+len(d.DeleteChains) == 0
+}
 
-// Diff returns the element changes from old to new, or ok false when their structure
-// differs (table, set types, chains or rules) and only Apply can get from one to the
-// other.
+// Elements counts the elements the delta writes (deleted, added, and refilled or in new
+// sets).
+func (d Delta) Elements(new *Program) int {
+	n := 0
+	for _, es := range d.Delete {
+		n += len(es)
+	}
+	for _, es := range d.Add {
+		n += len(es)
+	}
+	for _, name := range append(append([]string(nil), d.Refill...), d.AddSets...) {
+		if s := new.Set(name); s != nil {
+			n += len(s.Elements)
+		}
+	}
+	return n
+}
+
+// Diff returns the changes from old to new, or ok false when only Apply can get from one
+// to the other: another table name, other base chains, or a set whose type changed.
+//
+// It costs little when little changed: sets whose digests are equal are skipped without
+// looking at their elements, so the time goes to the sets that did change.
 func Diff(old, new *Program) (d Delta, ok bool) {
-	if old == nil || new == nil || old.shape() != new.shape() {
+	if old == nil || new == nil || old.Table != new.Table {
 		return Delta{}, false
 	}
 	d = Delta{Delete: map[string][]Element{}, Add: map[string][]Element{}}
-	for i, ns := range new.Sets {
-		was := old.Sets[i] // same shape: same sets in the same order
-		if ns.Interval {
-			if !equalElements(was.Elements, ns.Elements) {
-				d.Refill = append(d.Refill, ns.Name)
+
+	// Sets: both lists are sorted by name.
+	i, j := 0, 0
+	for i < len(old.Sets) || j < len(new.Sets) {
+		switch {
+		case j == len(new.Sets) || i < len(old.Sets) && old.Sets[i].Name < new.Sets[j].Name:
+			d.DeleteSets = append(d.DeleteSets, old.Sets[i].Name)
+			i++
+		case i == len(old.Sets) || new.Sets[j].Name < old.Sets[i].Name:
+			d.AddSets = append(d.AddSets, new.Sets[j].Name)
+			j++
+		default:
+			was, ns := old.Sets[i], new.Sets[j]
+			i, j = i+1, j+1
+			if was.Key != ns.Key || was.Interval != ns.Interval || was.Map != ns.Map {
+				return Delta{}, false
 			}
-			continue
-		}
-		del, add := diffSorted(was.Elements, ns.Elements)
-		if len(del) > 0 {
-			d.Delete[ns.Name] = del
-		}
-		if len(add) > 0 {
-			d.Add[ns.Name] = add
+			if len(was.Elements) == len(ns.Elements) && was.Digest() == ns.Digest() {
+				continue
+			}
+			if ns.Interval && !ns.Key.concat() {
+				d.Refill = append(d.Refill, ns.Name)
+				continue
+			}
+			del, add := diffSorted(was.Elements, ns.Elements)
+			if len(del) > 0 {
+				d.Delete[ns.Name] = del
+			}
+			if len(add) > 0 {
+				d.Add[ns.Name] = add
+			}
 		}
 	}
+
+	// Chains: base chains must be equal; the others are equal when their names are.
+	oldChains := make(map[string]*Chain, len(old.Chains))
+	for _, c := range old.Chains {
+		oldChains[c.Name] = c
+	}
+	seen := make(map[string]bool, len(new.Chains))
+	for _, c := range new.Chains {
+		seen[c.Name] = true
+		was := oldChains[c.Name]
+		switch {
+		case was == nil && c.Hook != "":
+			return Delta{}, false
+		case was == nil:
+			d.AddChains = append(d.AddChains, c.Name)
+		case was.Hook != c.Hook || !sameRules(was.Rules, c.Rules):
+			return Delta{}, false
+		}
+	}
+	for _, c := range old.Chains {
+		if !seen[c.Name] {
+			if c.Hook != "" {
+				return Delta{}, false
+			}
+			d.DeleteChains = append(d.DeleteChains, c.Name)
+		}
+	}
+	sort.Strings(d.AddChains)
+	sort.Strings(d.DeleteChains)
 	return d, true
 }
 
-func equalElements(a, b []Element) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+func sameRules(a, b []Rule) bool {
+	return slices.EqualFunc(a, b, func(x, y Rule) bool {
+		return x.verdict == y.verdict && x.comment == y.comment && slices.Equal(x.matches, y.matches)
+	})
 }
 
 // diffSorted walks two sorted element lists once and returns what only a has and what
@@ -64,13 +138,15 @@ func equalElements(a, b []Element) bool {
 func diffSorted(a, b []Element) (onlyA, onlyB []Element) {
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
-		switch {
-		case a[i] == b[j]:
+		if a[i] == b[j] {
 			i, j = i+1, j+1
-		case a[i].less(b[j]):
+			continue
+		}
+		switch c := compareElements(&a[i], &b[j]); {
+		case c < 0:
 			onlyA = append(onlyA, a[i])
 			i++
-		case b[j].less(a[i]):
+		case c > 0:
 			onlyB = append(onlyB, b[j])
 			j++
 		default:
@@ -79,21 +155,6 @@ func diffSorted(a, b []Element) (onlyA, onlyB []Element) {
 		}
 	}
 	return append(onlyA, a[i:]...), append(onlyB, b[j:]...)
-}
-
-// shape is the program without set elements: equal shapes differ in elements only.
-func (p *Program) shape() string {
-	var b strings.Builder
-	b.WriteString(p.Table + "\n")
-	for _, s := range p.Sets {
-		empty := *s
-		empty.Elements = nil
-		empty.write(&b)
-	}
-	for _, c := range p.Chains {
-		c.write(&b)
-	}
-	return b.String()
 }
 
 // sortedKeys returns a map's keys in order, so transactions are built deterministically.
