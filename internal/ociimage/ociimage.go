@@ -28,7 +28,22 @@ const (
 	MediaTypeLayer    = "application/vnd.oci.image.layer.v1.tar+gzip"
 	// RefNameAnnotation names an image in an index ("netwarden:dev").
 	RefNameAnnotation = "org.opencontainers.image.ref.name"
+	// ContainerdNameAnnotation is the full name containerd imports an image as.
+	ContainerdNameAnnotation = "io.containerd.image.name"
 )
+
+// FullName is a reference as container runtimes spell it in full: "netwarden:dev" is
+// "docker.io/library/netwarden:dev", "ghcr.io/x/y:1" stays as it is.
+func FullName(ref string) string {
+	first, rest, found := strings.Cut(ref, "/")
+	if !found {
+		return "docker.io/library/" + ref
+	}
+	if !strings.ContainsAny(first, ".:") && first != "localhost" {
+		return "docker.io/" + first + "/" + rest
+	}
+	return ref
+}
 
 // File is one regular file of the image's only layer.
 type File struct {
@@ -165,7 +180,7 @@ func Write(w io.Writer, img Image) (Descriptor, error) {
 	desc := Descriptor{MediaType: MediaTypeManifest, Digest: digestOf(mBlob), Size: int64(len(mBlob)),
 		Platform: &Platform{Architecture: img.Architecture, OS: img.OS}}
 	if img.Ref != "" {
-		desc.Annotations = map[string]string{RefNameAnnotation: img.Ref}
+		desc.Annotations = map[string]string{RefNameAnnotation: img.Ref, ContainerdNameAnnotation: FullName(img.Ref)}
 	}
 	idx, err := json.Marshal(index{SchemaVersion: 2, MediaType: MediaTypeIndex, Manifests: []Descriptor{desc}})
 	if err != nil {

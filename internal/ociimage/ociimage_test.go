@@ -159,3 +159,17 @@ func TestBadInputIsRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestFullName(t *testing.T) {
+	for ref, want := range map[string]string{
+		"netwarden:dev":                 "docker.io/library/netwarden:dev",
+		"someone/netwarden:dev":         "docker.io/someone/netwarden:dev",
+		"ghcr.io/netwarden/netwarden:1": "ghcr.io/netwarden/netwarden:1",
+		"localhost/netwarden:dev":       "localhost/netwarden:dev",
+		"registry:5000/netwarden:dev":   "registry:5000/netwarden:dev",
+	} {
+		if got := FullName(ref); got != want {
+			t.Errorf("FullName(%q) = %q; want %q", ref, got, want)
+		}
+	}
+}
