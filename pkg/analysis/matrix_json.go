@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"runtime"
 	"strconv"
 )
 
@@ -15,12 +16,10 @@ func (m *ClassMatrix) WriteJSON(w io.Writer) error {
 	for i, p := range m.shown {
 		keys[i] = m.Engine.Pods[p].Key
 	}
-	return writeMatrixJSON(w, m.portNames, keys, func(emit func(from, to, port int, c uint8)) {
-		for a := range m.shown {
-			for b := range m.shown {
-				for k, pi := range m.dstPorts[m.Classes.Of[m.shown[b]]] {
-					emit(a, b, int(pi), m.cell(m.shown[a], m.shown[b], k))
-				}
+	return writeMatrixJSON(w, m.portNames, keys, len(m.shown), func(a int, emit func(from, to, port int, c uint8)) {
+		for b := range m.shown {
+			for k, pi := range m.dstPorts[m.Classes.Of[m.shown[b]]] {
+				emit(a, b, int(pi), m.cell(m.shown[a], m.shown[b], k))
 			}
 		}
 	}, "", nil)
@@ -45,25 +44,23 @@ func (v *GroupVerdicts) WriteJSON(w io.Writer) error {
 			dst[g] = append(dst[g], index[pt.String()])
 		}
 	}
-	return writeMatrixJSON(w, ports, names, func(emit func(from, to, port int, c uint8)) {
-		for from := range names {
-			for to := range names {
-				for k, c := range v.Cells(from, to) {
-					var bits uint8
-					if c.Allowed == c.Pairs {
-						bits |= cellAllowed
-					}
-					if c.Egress == c.Pairs {
-						bits |= cellEgress
-					}
-					if c.Ingress == c.Pairs {
-						bits |= cellIngress
-					}
-					if c.State() == CellMixed {
-						bits |= cellMixed
-					}
-					emit(from, to, dst[to][k], bits)
+	return writeMatrixJSON(w, ports, names, len(names), func(from int, emit func(from, to, port int, c uint8)) {
+		for to := range names {
+			for k, c := range v.Cells(from, to) {
+				var bits uint8
+				if c.Allowed == c.Pairs {
+					bits |= cellAllowed
 				}
+				if c.Egress == c.Pairs {
+					bits |= cellEgress
+				}
+				if c.Ingress == c.Pairs {
+					bits |= cellIngress
+				}
+				if c.State() == CellMixed {
+					bits |= cellMixed
+				}
+				emit(from, to, dst[to][k], bits)
 			}
 		}
 	}, string(v.Grouping.By), v.Grouping.Groups)
@@ -72,10 +69,11 @@ func (v *GroupVerdicts) WriteJSON(w io.Writer) error {
 // cellMixed marks a group cell whose member pairs disagree (Result.Mixed).
 const cellMixed uint8 = 1 << 3
 
-// writeMatrixJSON streams a Matrix: ports and pods (or group names), the results each
-// emits in order, then groupBy and groups when set, in the struct's field order and with
-// encoding/json's escaping and indentation.
-func writeMatrixJSON(w io.Writer, portNames, podNames []string, each func(emit func(from, to, port int, c uint8)), groupBy string, groups []Group) error {
+// writeMatrixJSON streams a Matrix: ports and pods (or group names), the results that
+// row(0..rows-1) emit, in order, then groupBy and groups when set, in the struct's field
+// order and with encoding/json's escaping and indentation. Rows are formatted in
+// parallel and written in order.
+func writeMatrixJSON(w io.Writer, portNames, podNames []string, rows int, row func(i int, emit func(from, to, port int, c uint8)), groupBy string, groups []Group) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	quote := func(ss []string) ([][]byte, error) {
 		out := make([][]byte, len(ss))
@@ -118,41 +116,93 @@ func writeMatrixJSON(w io.Writer, portNames, podNames []string, each func(emit f
 	list("ports", ports, false)
 	list("pods", pods, false)
 	bw.WriteString("  \"results\": [")
-	// Results are appended to buf and written in large pieces: a 10,000-pod cluster has
-	// gigabytes of them.
-	buf := make([]byte, 0, 1<<16)
-	flag := func(buf []byte, name string, c, bit uint8) []byte {
-		buf = append(buf, name...)
-		if c&bit != 0 {
-			return append(buf, "true"...)
+	// Each row's results are formatted into a buffer of their own, every result with
+	// its leading comma; the very first comma of the list is dropped when writing.
+	format := func(i int, buf []byte) []byte {
+		flag := func(buf []byte, name string, c, bit uint8) []byte {
+			buf = append(buf, name...)
+			if c&bit != 0 {
+				return append(buf, "true"...)
+			}
+			return append(buf, "false"...)
 		}
-		return append(buf, "false"...)
+		row(i, func(from, to, port int, c uint8) {
+			buf = append(buf, ",\n    {\n      \"from\": "...)
+			buf = append(buf, pods[from]...)
+			buf = append(buf, ",\n      \"to\": "...)
+			buf = append(buf, pods[to]...)
+			buf = append(buf, ",\n      \"port\": "...)
+			buf = append(buf, ports[port]...)
+			buf = flag(buf, ",\n      \"allowed\": ", c, cellAllowed)
+			buf = flag(buf, ",\n      \"egress\": ", c, cellEgress)
+			buf = flag(buf, ",\n      \"ingress\": ", c, cellIngress)
+			if c&cellMixed != 0 {
+				buf = append(buf, ",\n      \"mixed\": true"...)
+			}
+			buf = append(buf, "\n    }"...)
+		})
+		return buf
 	}
 	wrote := false
-	each(func(from, to, port int, c uint8) {
-		if wrote {
-			buf = append(buf, ',')
+	write := func(buf []byte) error {
+		if len(buf) == 0 {
+			return nil
 		}
-		wrote = true
-		buf = append(buf, "\n    {\n      \"from\": "...)
-		buf = append(buf, pods[from]...)
-		buf = append(buf, ",\n      \"to\": "...)
-		buf = append(buf, pods[to]...)
-		buf = append(buf, ",\n      \"port\": "...)
-		buf = append(buf, ports[port]...)
-		buf = flag(buf, ",\n      \"allowed\": ", c, cellAllowed)
-		buf = flag(buf, ",\n      \"egress\": ", c, cellEgress)
-		buf = flag(buf, ",\n      \"ingress\": ", c, cellIngress)
-		if c&cellMixed != 0 {
-			buf = append(buf, ",\n      \"mixed\": true"...)
+		if !wrote {
+			buf = buf[1:]
+			wrote = true
 		}
-		buf = append(buf, "\n    }"...)
-		if len(buf) >= 1<<16-512 {
-			bw.Write(buf)
-			buf = buf[:0]
+		_, err := bw.Write(buf)
+		return err
+	}
+	// A window of rows in flight: workers format, the writer takes them in order.
+	workers := max(1, runtime.GOMAXPROCS(0))
+	window := 4 * workers
+	results := make([]chan []byte, rows)
+	for i := range results {
+		results[i] = make(chan []byte, 1)
+	}
+	jobs := make(chan int, window)
+	free := make(chan []byte, window+workers)
+	stop := make(chan struct{}) // closed when the writer fails (a closed pipe)
+	defer close(stop)
+	// At most window rows are formatted and not yet written: memory stays a few rows
+	// whatever the output's size.
+	inFlight := make(chan struct{}, window)
+	go func() {
+		defer close(jobs)
+		for i := range rows {
+			select {
+			case inFlight <- struct{}{}:
+			case <-stop:
+				return
+			}
+			jobs <- i
 		}
-	})
-	bw.Write(buf)
+	}()
+	for range workers {
+		go func() {
+			for i := range jobs {
+				var buf []byte
+				select {
+				case buf = <-free:
+				default:
+				}
+				results[i] <- format(i, buf[:0])
+			}
+		}()
+	}
+	for i := range rows {
+		buf := <-results[i]
+		if err := write(buf); err != nil {
+			return err
+		}
+		<-inFlight
+		select {
+		case free <- buf:
+		default:
+		}
+	}
 	if wrote {
 		bw.WriteString("\n  ")
 	}
