@@ -256,9 +256,11 @@ func (a *Agent) syncOnce(req syncRequest, start time.Time) error {
 
 	applied := Applied{Reason: req.reason, Time: end, Snapshot: snap, Engine: eng, Local: local, Stats: stats,
 		Rejected: rejected, Duration: end.Sub(start), Events: req.events, Oldest: req.oldest}
+	// Ready before published: whoever sees this sync sees the agent ready.
+	first := !a.ready.Swap(true)
 	a.publish(applied)
 	a.logSync(applied)
-	if !a.ready.Swap(true) {
+	if first {
 		a.m.Ready.Set(1)
 		a.log.Info("ready: the kernel enforces the cluster's policies", "localPods", len(local), "pods", len(eng.Pods),
 			"policies", len(eng.Policies), "took", end.Sub(start).Round(time.Microsecond))

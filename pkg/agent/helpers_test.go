@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -16,13 +17,21 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"github.com/netwarden/netwarden/internal/kubetest"
 	"github.com/netwarden/netwarden/pkg/policy"
 )
 
-// One apiserver for the package's tests; kubetest.Main stops it at the end.
-func TestMain(m *testing.M) { kubetest.Main(m) }
+// One apiserver for the package's tests; kubetest.Main stops it at the end. client-go's
+// own logs (watches ending as agents stop) go to stderr only with -v.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if !testing.Verbose() {
+		klog.SetSlogLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
+	kubetest.Main(m)
+}
 
 // fakeDataplane records what it is asked to program. Calls block while gate is closed
 // (nil gate: never), and fail while err is set.
