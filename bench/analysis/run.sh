@@ -23,14 +23,13 @@ nw="$WORK/netwarden"
 has_group=no
 if "$nw" matrix --help | grep -- '--group' >/dev/null; then has_group=yes; fi
 
-# measure LABEL CMD...: one markdown row with wall seconds, peak RSS and exit code.
+# measure LABEL CMD...: one markdown row with wall seconds, peak RSS and exit code of a
+# run writing to /dev/null, and the output's size from a second, untimed run through wc.
 measure() {
   local label=$1; shift
-  # Output is counted, not kept: the largest is gigabytes.
-  /usr/bin/time -f '%e %M %x' -o "$WORK/time" timeout "${LIMIT:-900}" \
-    bash -o pipefail -c '"$@" 2>"'"$WORK/err"'" | wc -c >"'"$WORK/bytes"'"' _ "$@" || true
+  /usr/bin/time -f '%e %M %x' -o "$WORK/time" timeout "${LIMIT:-900}" "$@" >/dev/null 2>"$WORK/err" || true
   read -r secs kb code < <(tail -1 "$WORK/time")
-  local bytes; bytes=$(cat "$WORK/bytes")
+  local bytes; bytes=$("$@" 2>/dev/null | wc -c)
   printf '| %s | %s | %.2f | %.0f | %s | %s |\n' "$size" "$label" "$secs" "$((kb / 1024))" "$code" "$bytes"
 }
 
