@@ -219,7 +219,17 @@ func (c *Conn) afterChange(p *Program) error {
 // turns out not to be old, it applies new whole.
 func (c *Conn) Update(old, new *Program) error {
 	d, ok := Diff(old, new)
-	if !ok || (c.applied && c.table != new.Table) {
+	if !ok {
+		return c.Apply(new)
+	}
+	return c.ApplyDelta(new, d)
+}
+
+// ApplyDelta writes d, which Diff computed from the program the kernel holds to new, in
+// one atomic transaction, as Update does. It lets a caller that already has the delta
+// (to count or log it) not compute it twice.
+func (c *Conn) ApplyDelta(new *Program, d Delta) error {
+	if c.applied && c.table != new.Table {
 		return c.Apply(new)
 	}
 	if d.Empty() {

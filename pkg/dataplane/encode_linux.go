@@ -19,8 +19,6 @@ var keyTypes = map[KeyType]nftables.SetDatatype{
 	KeyPair6:  nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeIP6Addr),
 }
 
-func (k KeyType) concat() bool { return k >= KeyTuple4 }
-
 func nftSet(t *nftables.Table, s *Set) *nftables.Set {
 	ns := &nftables.Set{
 		Table:         t,

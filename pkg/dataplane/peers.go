@@ -3,7 +3,9 @@ package dataplane
 import (
 	"fmt"
 	"hash/fnv"
+	"math/bits"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"go4.org/netipx"
@@ -23,6 +25,7 @@ type compiler struct {
 	byIdent [][]int32 // pods (non-hostNetwork, with addresses) by identity
 	unions  map[unionKey]union
 	peers   map[peerKey]*rulePeers
+	byAddr  [7][]podAddr // by family: see sortedPods
 }
 
 func newCompiler(e *policy.Engine) *compiler {
@@ -124,9 +127,12 @@ type peerKey struct {
 // shared by every union the rule takes part in.
 type rulePeers struct {
 	// exact says the rule has pod or node peers: addresses that come and go with pods, kept
-	// in hash sets. addrs are their current addresses (unsorted, maybe repeated).
-	exact bool
-	addrs []netip.Addr
+	// in hash sets. Pod peers are kept as the identities they match (many rules match
+	// the same pods; unions merge identities before listing addresses), node peers as
+	// addresses.
+	exact  bool
+	idents identSet
+	nodes  []netip.Addr
 	// nets are the ranges of the rule's ipBlock and networks peers, exceptions taken out;
 	// the whole address space for a rule matching any peer.
 	nets []netipx.IPRange
@@ -148,31 +154,26 @@ func (c *compiler) rulePeers(d policy.Direction, ref ruleRef, fam Family) *ruleP
 	if r.AnyPeer {
 		nets.AddPrefix(netip.PrefixFrom(zeroAddrOf(fam), 0))
 	}
-	add := func(ip netip.Addr) {
-		if familyOf(ip) == fam {
-			rp.addrs = append(rp.addrs, ip)
-		}
-	}
 	for i := range r.Peers {
 		p := &r.Peers[i]
 		switch p.Kind {
 		case policy.PeerPods:
 			rp.exact = true
-			for id, pods := range c.byIdent {
-				if !p.MatchesIdentity(int32(id)) {
-					continue
-				}
-				for _, pod := range pods {
-					for _, ip := range c.e.Pods[pod].IPs {
-						add(ip)
-					}
+			if rp.idents == nil {
+				rp.idents = newIdentSet(len(c.byIdent))
+			}
+			for id := range c.byIdent {
+				if p.MatchesIdentity(int32(id)) {
+					rp.idents.add(id)
 				}
 			}
 		case policy.PeerNodes:
 			rp.exact = true
 			for _, n := range p.Nodes {
 				for _, ip := range c.e.NodeIPs(n) {
-					add(ip)
+					if familyOf(ip) == fam {
+						rp.nodes = append(rp.nodes, ip)
+					}
 				}
 			}
 		case policy.PeerIPBlock:
@@ -208,6 +209,103 @@ func (c *compiler) rulePeers(d policy.Direction, ref ruleRef, fam Family) *ruleP
 		}
 	}
 	return rp
+}
+
+// identSet is a set of identities, as a bitmap.
+type identSet []uint64
+
+func newIdentSet(n int) identSet { return make(identSet, (n+63)/64) }
+
+func (s identSet) add(id int)      { s[id/64] |= 1 << (id % 64) }
+func (s identSet) has(id int) bool { return s[id/64]&(1<<(id%64)) != 0 }
+func (s identSet) or(o identSet) {
+	for i := range o {
+		s[i] |= o[i]
+	}
+}
+func (s identSet) each(f func(id int)) {
+	for i, w := range s {
+		for w != 0 {
+			b := bits.TrailingZeros64(w)
+			f(i*64 + b)
+			w &^= 1 << b
+		}
+	}
+}
+
+// peerAddrs gathers pod and node peers of several rules, to list each address once.
+type peerAddrs struct {
+	idents identSet
+	nodes  []netip.Addr
+}
+
+func (c *compiler) addPeers(g *peerAddrs, rp *rulePeers) {
+	if rp.idents != nil {
+		if g.idents == nil {
+			g.idents = newIdentSet(len(c.byIdent))
+		}
+		g.idents.or(rp.idents)
+	}
+	g.nodes = append(g.nodes, rp.nodes...)
+}
+
+// addrs lists the gathered peers' addresses of family fam, sorted, each once.
+func (c *compiler) addrs(g *peerAddrs, fam Family) []netip.Addr {
+	pods := 0
+	if g.idents != nil {
+		g.idents.each(func(id int) { pods += len(c.byIdent[id]) })
+	}
+	out := make([]netip.Addr, 0, pods+len(g.nodes))
+	if pods > 0 && pods >= len(c.sortedPods(fam))/8 {
+		// Most of the cluster: walk every pod in address order, no sorting.
+		for _, a := range c.sortedPods(fam) {
+			if g.idents.has(int(c.e.Pods[a.pod].Ident)) {
+				out = append(out, a.ip)
+			}
+		}
+		if len(g.nodes) == 0 {
+			return slices.Compact(out)
+		}
+	} else if pods > 0 {
+		g.idents.each(func(id int) {
+			for _, pod := range c.byIdent[id] {
+				for _, ip := range c.e.Pods[pod].IPs {
+					if familyOf(ip) == fam {
+						out = append(out, ip)
+					}
+				}
+			}
+		})
+	}
+	out = append(out, g.nodes...)
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+type podAddr struct {
+	ip  netip.Addr
+	pod int32
+}
+
+// sortedPods lists the addresses of family fam of every pod that has an identity, in
+// address order; built once.
+func (c *compiler) sortedPods(fam Family) []podAddr {
+	if c.byAddr[fam] != nil {
+		return c.byAddr[fam]
+	}
+	out := []podAddr{}
+	for _, pods := range c.byIdent {
+		for _, pod := range pods {
+			for _, ip := range c.e.Pods[pod].IPs {
+				if familyOf(ip) == fam {
+					out = append(out, podAddr{ip, pod})
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b podAddr) int { return a.ip.Compare(b.ip) })
+	c.byAddr[fam] = out
+	return out
 }
 
 // namedElements resolves egress named ports: (address . protocol . port) for every pod

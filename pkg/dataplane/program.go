@@ -108,6 +108,9 @@ func (k KeyType) String() string {
 	return "invalid"
 }
 
+// concat reports whether the key concatenates several fields.
+func (k KeyType) concat() bool { return k >= KeyTuple4 }
+
 // Family is the IP version of the key's address.
 func (k KeyType) Family() Family {
 	if k == KeyAddr6 || k == KeyTuple6 || k == KeyPair6 {

@@ -2,66 +2,18 @@ package dataplane
 
 import (
 	"flag"
-	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/netwarden/netwarden/pkg/model"
 	"github.com/netwarden/netwarden/pkg/policy"
 )
 
 var scalePods = flag.Int("scale", 0, "TestScale: pods in the synthetic cluster (0 skips; try 20000)")
-
-// scaleCluster is a synthetic cluster: pods spread over namespaces of 50 and over nodes
-// of 100, each namespace isolated by default with its apps allowed from one another on
-// a named port and from the monitoring namespace, and every pod of the cluster allowed
-// on 9100/TCP (so each local namespace has a peer set of every pod).
-func scaleCluster(pods int, extra ...*corev1.Pod) *model.Cluster {
-	c := &model.Cluster{}
-	for i := range pods {
-		p := &corev1.Pod{}
-		p.Name = fmt.Sprintf("p%d", i)
-		p.Namespace = fmt.Sprintf("ns%d", i/50)
-		p.Labels = map[string]string{"app": fmt.Sprintf("app%d", i%5)}
-		p.Spec.NodeName = fmt.Sprintf("node%d", i/100)
-		p.Spec.Containers = []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(8000 + i%3)}}}}
-		p.Status.PodIP = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String()
-		c.Pods = append(c.Pods, p)
-	}
-	c.Pods = append(c.Pods, extra...)
-	tcp := corev1.ProtocolTCP
-	http := intstr.FromString("http")
-	metrics := intstr.FromInt32(9100)
-	for ns := range (pods + 49) / 50 {
-		name := fmt.Sprintf("ns%d", ns)
-		deny := &networkingv1.NetworkPolicy{}
-		deny.Name, deny.Namespace = "default-deny", name
-		deny.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
-		allow := &networkingv1.NetworkPolicy{}
-		allow.Name, allow.Namespace = "apps", name
-		allow.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
-			From: []networkingv1.NetworkPolicyPeer{
-				{PodSelector: &metav1.LabelSelector{}},
-				{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{model.NamespaceNameLabel: "monitoring"}}},
-			},
-			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &http}},
-		}, {
-			// Every pod of the cluster, so the peer sets are big.
-			From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}},
-			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &metrics}},
-		}}
-		c.NetworkPolicies = append(c.NetworkPolicies, deny, allow)
-	}
-	c.Normalize()
-	return c
-}
 
 func scaleProgram(t *testing.T, c *model.Cluster, node string) (*policy.Engine, *Program) {
 	t.Helper()

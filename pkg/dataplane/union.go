@@ -3,6 +3,8 @@ package dataplane
 import (
 	"fmt"
 	"hash/fnv"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -206,7 +208,11 @@ func (c *compiler) union(d policy.Direction, fam Family, parts []part) union {
 	if u, ok := c.unions[uk]; ok {
 		return u
 	}
-	var ports, addrs []Element
+	var ports []Element
+	var any peerAddrs                    // pod and node peers on any port
+	exact := map[portMatch]*peerAddrs{}  // ... on one port
+	ranged := map[portMatch]*peerAddrs{} // ... on a port range
+	var single, multi []portMatch        // their keys, in order
 	var boxes []box
 	var nets netipx.IPSetBuilder
 	var needPorts, needAddrs, needRanges bool
@@ -219,9 +225,7 @@ func (c *compiler) union(d policy.Direction, fam Family, parts []part) union {
 		if p.ports == nil {
 			if rp.exact {
 				needAddrs = true
-				for _, a := range rp.addrs {
-					addrs = append(addrs, Element{Addr: a})
-				}
+				c.addPeers(&any, rp)
 			}
 			for _, rg := range rp.nets {
 				nets.AddRange(rg)
@@ -230,21 +234,49 @@ func (c *compiler) union(d policy.Direction, fam Family, parts []part) union {
 		}
 		for _, pm := range p.ports {
 			if rp.exact {
-				if pm.lo == pm.hi {
-					needPorts = true
-					for _, a := range rp.addrs {
-						ports = append(ports, Element{Addr: a, Proto: pm.proto, Port: pm.lo})
-					}
-				} else {
-					needRanges = true
-					for _, a := range rp.addrs {
-						boxes = append(boxes, box{netipx.IPRangeFrom(a, a), pm.proto, pm.lo, pm.hi})
-					}
+				m, keys := exact, &single
+				if pm.lo != pm.hi {
+					m, keys = ranged, &multi
 				}
+				g := m[pm]
+				if g == nil {
+					g = &peerAddrs{}
+					m[pm] = g
+					*keys = append(*keys, pm)
+				}
+				c.addPeers(g, rp)
 			}
 			for _, rg := range rp.nets {
 				boxes = append(boxes, box{rg, pm.proto, pm.lo, pm.hi})
 			}
+		}
+	}
+	needPorts = needPorts || len(single) > 0
+	needRanges = len(multi) > 0
+	lists := make([][]netip.Addr, len(single))
+	n := len(ports)
+	for i, pm := range single {
+		lists[i] = c.addrs(exact[pm], fam)
+		n += len(lists[i])
+	}
+	// Sized first: the big unions hold every pod of the cluster.
+	ports = slices.Grow(ports, n-len(ports))
+	for i, pm := range single {
+		for _, a := range lists[i] {
+			ports = append(ports, Element{Addr: a, Proto: pm.proto, Port: pm.lo})
+		}
+	}
+	for _, pm := range multi {
+		for _, a := range c.addrs(ranged[pm], fam) {
+			boxes = append(boxes, box{netipx.IPRangeFrom(a, a), pm.proto, pm.lo, pm.hi})
+		}
+	}
+	var addrs []Element
+	if needAddrs {
+		list := c.addrs(&any, fam)
+		addrs = make([]Element, len(list))
+		for i, a := range list {
+			addrs[i] = Element{Addr: a}
 		}
 	}
 

@@ -1,16 +1,24 @@
-// nwdpbench measures what enforcement costs real connections: in one emulated cluster
-// (pkg/testbed: two nodes, a client pod and a server pod on different nodes, filler pods
-// to populate the sets) it opens TCP connections one at a time from the client to the
-// server for a few seconds under each scenario, interleaved over several rounds, and
-// prints each scenario's median rate and its ratio to the plain network measured in the
-// same run:
+// nwdpbench measures what enforcement costs real connections. In one emulated cluster
+// (pkg/testbed: two nodes, a client pod on one and a server pod on the other) whose
+// policies also see thousands of model pods (pods with addresses that exist only in the
+// nftables sets), it measures under each scenario, interleaved over several rounds:
 //
-//   - plain: no nftables table.
-//   - dataplane, no policies: netwarden's table with nothing to enforce (conntrack and
-//     dispatch only).
-//   - dataplane, N policies: N NetworkPolicies select the server, each allowing one other
-//     address; one more allows the client, so every new connection walks the server's
-//     whole ingress chain.
+//   - the new-connection rate: TCP connections opened and closed one at a time from the
+//     client to the server;
+//   - the throughput of one TCP stream from the client to the server;
+//
+// and prints each scenario's median and its ratios to the plain network and to
+// conntrack alone, measured in the same run. The scenarios:
+//
+//   - plain: no nftables table;
+//   - conntrack only: a table whose forward chain accepts established and related
+//     packets and nothing else (conntrack's own cost);
+//   - dataplane, no policies: netwarden's table with nothing to enforce (dispatch only);
+//   - dataplane, N policies: N NetworkPolicies select the server, in every form (pod
+//     and namespace selectors over the model pods, ipBlocks with exceptions, single
+//     ports, port ranges, named ports, any port); the last one lets the client in by
+//     an ipBlock of its address, so the client's first packet misses both hash lookups
+//     and is found by the interval lookup, the slowest path.
 //
 // It needs root. Numbers vary with the machine; the ratios are what to compare.
 package main
@@ -18,45 +26,71 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
-	"sort"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/netwarden/netwarden/pkg/dataplane"
 	"github.com/netwarden/netwarden/pkg/model"
 	"github.com/netwarden/netwarden/pkg/policy"
 	"github.com/netwarden/netwarden/pkg/testbed"
 )
 
+// streamPort is where the server pod takes the throughput stream.
+const streamPort = 5201
+
 type scenario struct {
-	Name      string
-	Policies  int
-	Enforce   bool
-	ApplyMs   float64   `json:"applyMs,omitempty"`
-	Rates     []float64 `json:"connPerSec"`
-	Median    float64   `json:"median"`
-	Ratio     float64   `json:"ratioToPlain"`
-	cluster   *model.Cluster
-	engine    *policy.Engine
-	applyTime []time.Duration
+	Name     string    `json:"name"`
+	Policies int       `json:"policies"`
+	Rates    []float64 `json:"connPerSec"`
+	Streams  []float64 `json:"gbitPerSec"`
+	Rate     float64   `json:"medianConnPerSec"`
+	Stream   float64   `json:"medianGbitPerSec"`
+	// Ratios of the medians to plain and to conntrack only.
+	RateToPlain, RateToCT     float64
+	StreamToPlain, StreamToCT float64
+	Elements                  int     `json:"elements,omitempty"`
+	ServerRules               int     `json:"serverRules,omitempty"`
+	EngineMs                  float64 `json:"engineMs,omitempty"`
+	CompileMs                 float64 `json:"compileMs,omitempty"`
+	ApplyMs                   float64 `json:"applyMs,omitempty"`
+
+	kind     int // plain, conntrack, dataplane
+	programs []*dataplane.Program
+	applies  []float64
 }
 
+const (
+	plain = iota
+	conntrackOnly
+	enforced
+)
+
 func main() {
-	var policies, fillers, rounds int
+	var policyList string
+	var modelPods, rounds int
 	var dur time.Duration
 	var mode string
 	var asJSON bool
-	flag.IntVar(&policies, "policies", 1000, "NetworkPolicies selecting the server in the largest scenario")
-	flag.IntVar(&fillers, "fillers", 50, "filler pods (they populate the peer sets)")
+	flag.StringVar(&policyList, "policies", "100,1000,10000", "NetworkPolicies selecting the server, one scenario each (comma-separated)")
+	flag.IntVar(&modelPods, "model-pods", 10000, "model pods: addresses in the peer sets that no namespace carries")
 	flag.IntVar(&rounds, "rounds", 5, "rounds; every scenario is measured once per round")
-	flag.DurationVar(&dur, "duration", 2*time.Second, "how long each measurement opens connections")
+	flag.DurationVar(&dur, "duration", 2*time.Second, "how long each measurement (connections, stream) runs")
 	flag.StringVar(&mode, "mode", "routed", "routed or bridge")
 	flag.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	flag.Parse()
@@ -67,82 +101,194 @@ func main() {
 	if err := testbed.RequireRoot(); err != nil {
 		fail(err)
 	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		fail(errors.New("the nft command is missing (apt-get install nftables); the conntrack-only scenario loads its table with it"))
+	}
+	var counts []int
+	for _, f := range strings.Split(policyList, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			fail(fmt.Errorf("-policies: %q is not a positive number", f))
+		}
+		counts = append(counts, n)
+	}
 
-	base := cluster(fillers)
+	// Two real pods on two nodes; Plan gives them addresses and writes them into base.
+	base := realPods()
 	spec, err := testbed.Plan(base, testbed.PlanOptions{Mode: m, Nodes: 2})
 	if err != nil {
 		fail(err)
 	}
-	// Client and server on different nodes: Plan spreads pods round robin in name order.
-	client, server := podIndex(base, "bench/client"), podIndex(base, "bench/server")
+	client, server := podIndex(spec, "bench/client"), podIndex(spec, "bench/server")
 	if spec.Pods[client].Node == spec.Pods[server].Node {
-		fail(fmt.Errorf("client and server landed on one node"))
+		fail(errors.New("client and server landed on one node"))
 	}
 	spec.Pods[server].Ports = []policy.Port{{Proto: policy.ProtoTCP, Num: 80}}
+	clientIP, serverIP := spec.Pods[client].IPs[0], spec.Pods[server].IPs[0]
+	withModels := addModelPods(base, modelPods)
+
+	scenarios := []*scenario{{Name: "plain", kind: plain}, {Name: "conntrack only", kind: conntrackOnly}, {Name: "dataplane, no policies", kind: enforced}}
+	for _, n := range counts {
+		scenarios = append(scenarios, &scenario{Name: fmt.Sprintf("dataplane, %d policies", n), Policies: n, kind: enforced})
+	}
+	for _, s := range scenarios {
+		if s.kind != enforced {
+			continue
+		}
+		c := withPolicies(withModels, s.Policies, clientIP)
+		start := time.Now()
+		e, err := policy.Compile(c)
+		if err != nil {
+			fail(err)
+		}
+		s.EngineMs = ms(time.Since(start))
+		start = time.Now()
+		for node := range spec.Nodes {
+			var local []int32
+			for i, p := range spec.Pods {
+				if p.Node == node {
+					k, ok := e.PodByKey(p.Key)
+					if !ok {
+						fail(fmt.Errorf("pod %s is not in the engine", p.Key))
+					}
+					local = append(local, k)
+					_ = i
+				}
+			}
+			p, err := dataplane.Compile(e, local, dataplane.Options{TableName: testbed.TableName, KeepEstablished: true})
+			if err != nil {
+				fail(err)
+			}
+			s.programs = append(s.programs, p)
+		}
+		s.CompileMs = ms(time.Since(start))
+		sp := s.programs[spec.Pods[server].Node]
+		for _, set := range sp.Sets {
+			s.Elements += len(set.Elements)
+		}
+		s.ServerRules = chainRules(sp, serverIP)
+		fmt.Fprintf(os.Stderr, "nwdpbench: %s: engine %.0f ms, compile %.0f ms, %d set elements, %d rules on the server's ingress path\n",
+			s.Name, s.EngineMs, s.CompileMs, s.Elements, s.ServerRules)
+	}
+
 	tb, err := testbed.New(context.Background(), spec)
 	if err != nil {
 		fail(err)
 	}
 	defer tb.Close()
-	dst := netip.AddrPortFrom(spec.Pods[server].IPs[0], 80).String()
-
-	scenarios := []*scenario{{Name: "plain"}, {Name: "dataplane, no policies", Enforce: true}}
-	if policies > 0 {
-		scenarios = append(scenarios, &scenario{Name: fmt.Sprintf("dataplane, %d policies", policies), Policies: policies, Enforce: true})
-	}
-	for _, s := range scenarios {
-		s.cluster = withPolicies(base, s.Policies)
-		if s.engine, err = policy.Compile(s.cluster); err != nil {
+	conns := make([]*dataplane.Conn, len(spec.Nodes))
+	for i := range conns {
+		if conns[i], err = dataplane.Open(tb.NodeNetns(i)); err != nil {
 			fail(err)
 		}
+		defer conns[i].Close()
 	}
-	for range rounds {
+	stop, err := serveStream(tb, server)
+	if err != nil {
+		fail(err)
+	}
+	defer stop()
+	dst := netip.AddrPortFrom(serverIP, 80).String()
+	streamDst := netip.AddrPortFrom(serverIP, streamPort).String()
+
+	for round := range rounds {
 		for _, s := range scenarios {
-			if s.Enforce {
-				t := time.Now()
-				if err := tb.Enforce(s.engine); err != nil {
-					fail(err)
-				}
-				s.applyTime = append(s.applyTime, time.Since(t))
-			} else if err := tb.Unenforce(); err != nil {
-				fail(err)
+			if err := install(tb, conns, s); err != nil {
+				fail(fmt.Errorf("%s: %w", s.Name, err))
 			}
 			if err := tb.ResetConntrack(); err != nil {
 				fail(err)
 			}
 			rate, err := connectRate(tb, client, dst, dur)
 			if err != nil {
-				fail(fmt.Errorf("%s: %w", s.Name, err))
+				fail(fmt.Errorf("%s: connections: %w", s.Name, err))
 			}
-			s.Rates = append(s.Rates, rate)
+			gbit, err := stream(tb, client, streamDst, dur)
+			if err != nil {
+				fail(fmt.Errorf("%s: stream: %w", s.Name, err))
+			}
+			s.Rates, s.Streams = append(s.Rates, rate), append(s.Streams, gbit)
 		}
+		fmt.Fprintf(os.Stderr, "nwdpbench: round %d of %d done\n", round+1, rounds)
 	}
-	plain := median(scenarios[0].Rates)
 	for _, s := range scenarios {
-		s.Median = median(s.Rates)
-		s.Ratio = s.Median / plain
-		if len(s.applyTime) > 0 {
-			var ms []float64
-			for _, d := range s.applyTime {
-				ms = append(ms, float64(d.Microseconds())/1000)
-			}
-			s.ApplyMs = median(ms)
-		}
+		s.Rate, s.Stream = median(s.Rates), median(s.Streams)
+		s.ApplyMs = median(s.applies)
+	}
+	p, ct := scenarios[0], scenarios[1]
+	for _, s := range scenarios {
+		s.RateToPlain, s.RateToCT = s.Rate/p.Rate, s.Rate/ct.Rate
+		s.StreamToPlain, s.StreamToCT = s.Stream/p.Stream, s.Stream/ct.Stream
 	}
 	if asJSON {
-		json.NewEncoder(os.Stdout).Encode(map[string]any{"mode": m, "pods": len(spec.Pods), "setupMs": tb.SetupTime.Milliseconds(), "scenarios": scenarios})
+		json.NewEncoder(os.Stdout).Encode(map[string]any{"mode": m, "modelPods": modelPods, "rounds": rounds, "duration": dur.String(), "scenarios": scenarios})
 		return
 	}
-	fmt.Printf("testbed: %d pods on 2 nodes (%s), setup %v; TCP connect+close, concurrency 1, %v x %d rounds, medians\n\n",
-		len(spec.Pods), m, tb.SetupTime.Round(time.Millisecond), dur, rounds)
-	fmt.Printf("| scenario | conn/s | ratio to plain | apply (ms) |\n|---|---|---|---|\n")
+	fmt.Printf("testbed: 2 pods on 2 nodes (%s) + %d model pods in the sets; %v per measurement x %d rounds, medians\n",
+		m, modelPods, dur, rounds)
+	fmt.Printf("connections: TCP connect+close one at a time; stream: one TCP stream\n\n")
+	fmt.Printf("| scenario | set elements | server rules | conn/s | vs plain | vs conntrack | stream Gbit/s | vs plain | vs conntrack | engine / compile / apply (ms) |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range scenarios {
-		apply := "-"
-		if s.ApplyMs > 0 {
-			apply = fmt.Sprintf("%.1f", s.ApplyMs)
+		el, rules, times := "-", "-", "-"
+		if s.kind == enforced {
+			el, rules = strconv.Itoa(s.Elements), strconv.Itoa(s.ServerRules)
+			times = fmt.Sprintf("%.0f / %.0f / %.0f", s.EngineMs, s.CompileMs, s.ApplyMs)
 		}
-		fmt.Printf("| %s | %.0f | %.2f | %s |\n", s.Name, s.Median, s.Ratio, apply)
+		fmt.Printf("| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Name, el, rules,
+			s.Rate, s.RateToPlain, s.RateToCT, s.Stream, s.StreamToPlain, s.StreamToCT, times)
 	}
+}
+
+// ctTable is the conntrack-only scenario's table.
+const ctTable = `table inet nwbench-ct {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct state established,related accept
+	}
+}
+`
+
+// install puts every node in the scenario's state.
+func install(tb *testbed.Testbed, conns []*dataplane.Conn, s *scenario) error {
+	for i, c := range conns {
+		ns := filepath.Base(tb.NodeNetns(i))
+		nft := func(stdin string, args ...string) error {
+			cmd := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...)
+			cmd.Stdin = strings.NewReader(stdin)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("nft %s: %v: %s", strings.Join(args, " "), err, out)
+			}
+			return nil
+		}
+		// Whatever another scenario left goes first.
+		if err := nft("add table inet nwbench-ct\ndelete table inet nwbench-ct\n", "-f", "-"); err != nil {
+			return err
+		}
+		switch s.kind {
+		case plain:
+			if err := c.UninstallTable(testbed.TableName); err != nil {
+				return err
+			}
+		case conntrackOnly:
+			if err := c.UninstallTable(testbed.TableName); err != nil {
+				return err
+			}
+			if err := nft(ctTable, "-f", "-"); err != nil {
+				return err
+			}
+		case enforced:
+			start := time.Now()
+			if err := c.Apply(s.programs[i]); err != nil {
+				return err
+			}
+			s.applies = append(s.applies, ms(time.Since(start)))
+		}
+	}
+	return nil
 }
 
 // connectRate opens and closes connections one at a time for d from the client pod.
@@ -165,46 +311,182 @@ func connectRate(tb *testbed.Testbed, client int, dst string, d time.Duration) (
 	return float64(n) / took.Seconds(), err
 }
 
-func cluster(fillers int) *model.Cluster {
+// serveStream accepts streams in the server pod and discards what they carry.
+func serveStream(tb *testbed.Testbed, server int) (stop func(), err error) {
+	var ln net.Listener
+	err = tb.InPod(server, func() (err error) {
+		ln, err = net.Listen("tcp", ":"+strconv.Itoa(streamPort))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(io.Discard, c)
+				c.Close()
+			}()
+		}
+	}()
+	return func() { ln.Close() }, nil
+}
+
+// stream sends as fast as it can over one connection for d and returns Gbit/s.
+func stream(tb *testbed.Testbed, client int, dst string, d time.Duration) (float64, error) {
+	var sent int64
+	var took time.Duration
+	err := tb.InPod(client, func() error {
+		c, err := net.DialTimeout("tcp", dst, time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		buf := make([]byte, 128<<10)
+		start := time.Now()
+		for time.Since(start) < d {
+			n, err := c.Write(buf)
+			sent += int64(n)
+			if err != nil {
+				return err
+			}
+		}
+		took = time.Since(start)
+		return nil
+	})
+	return float64(sent) * 8 / took.Seconds() / 1e9, err
+}
+
+// chainRules counts the rules a new connection to addr may meet on the way in: those of
+// the chain its ingress dispatch element jumps to, and of the chains that one goes to.
+func chainRules(p *dataplane.Program, addr netip.Addr) int {
+	m := p.Set("ingress4")
+	if m == nil {
+		return 0
+	}
+	for _, e := range m.Elements {
+		if e.Addr != addr {
+			continue
+		}
+		n := 0
+		seen := map[string]bool{}
+		var walk func(name string)
+		walk = func(name string) {
+			c := p.Chain(name)
+			if c == nil || seen[name] {
+				return
+			}
+			seen[name] = true
+			n += len(c.Rules)
+			for _, r := range c.Rules {
+				if t := r.Verdict().Target; t != "" {
+					walk(t)
+				}
+			}
+		}
+		walk(e.Verdict.Target)
+		return n
+	}
+	return 0
+}
+
+func realPods() *model.Cluster {
 	c := &model.Cluster{}
-	add := func(name string, labels map[string]string) {
+	add := func(name string, ports []corev1.ContainerPort) {
 		p := &corev1.Pod{}
-		p.Namespace, p.Name, p.Labels = "bench", name, labels
-		p.Spec.Containers = []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{ContainerPort: 80}}}}
+		p.Namespace, p.Name, p.Labels = "bench", name, map[string]string{"app": name}
+		p.Spec.Containers = []corev1.Container{{Name: "c", Ports: ports}}
 		c.Pods = append(c.Pods, p)
 	}
-	add("client", map[string]string{"app": "client"})
-	add("server", map[string]string{"app": "server"})
-	for i := range fillers {
-		add(fmt.Sprintf("filler-%03d", i), map[string]string{"app": "filler", "n": fmt.Sprint(i)})
+	add("client", nil)
+	add("server", []corev1.ContainerPort{{ContainerPort: 80}, {Name: "metrics", ContainerPort: 9100}})
+	c.Normalize()
+	return c
+}
+
+// Model pods: in namespaces model-ns0..19 (label team t0..t4), apps of 10 pods, on a
+// node no testbed has, with addresses from 10.100.0.0/14 (nothing routes them).
+const modelNamespaces, modelApps = 20, 1000
+
+func addModelPods(base *model.Cluster, n int) *model.Cluster {
+	c := &model.Cluster{Namespaces: base.Namespaces, Pods: slices.Clone(base.Pods), Nodes: base.Nodes}
+	for i := range modelNamespaces {
+		ns := &corev1.Namespace{}
+		ns.Name = fmt.Sprintf("model-ns%d", i)
+		ns.Labels = map[string]string{"team": fmt.Sprintf("t%d", i%5)}
+		c.Namespaces = append(c.Namespaces, ns)
+	}
+	for i := range n {
+		p := &corev1.Pod{}
+		p.Namespace, p.Name = fmt.Sprintf("model-ns%d", i%modelNamespaces), fmt.Sprintf("m%d", i)
+		p.Labels = map[string]string{"app": fmt.Sprintf("app%d", i%modelApps)}
+		p.Spec.NodeName = "model-node"
+		p.Spec.Containers = []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: 9100}}}}
+		p.Status.PodIP = netip.AddrFrom4([4]byte{10, 100 + byte(i>>16), byte(i >> 8), byte(i)}).String()
+		c.Pods = append(c.Pods, p)
 	}
 	c.Normalize()
 	return c
 }
 
-// withPolicies returns base with n NetworkPolicies on the server: n-1 allow an address
-// nobody has, the last allows the client.
-func withPolicies(base *model.Cluster, n int) *model.Cluster {
+// withPolicies returns base with n NetworkPolicies selecting the server, cycling through
+// the forms policies take; the last lets the client in by an ipBlock of its address.
+func withPolicies(base *model.Cluster, n int, client netip.Addr) *model.Cluster {
 	c := &model.Cluster{Namespaces: base.Namespaces, Pods: base.Pods, Nodes: base.Nodes}
+	tcp := corev1.ProtocolTCP
+	port := func(p int32) *intstr.IntOrString { v := intstr.FromInt32(p); return &v }
+	modelPeer := func(i int) networkingv1.NetworkPolicyPeer {
+		return networkingv1.NetworkPolicyPeer{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{model.NamespaceNameLabel: fmt.Sprintf("model-ns%d", i%modelNamespaces)}},
+			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": fmt.Sprintf("app%d", i%modelApps)}},
+		}
+	}
 	for i := range n {
 		np := &networkingv1.NetworkPolicy{}
-		np.Namespace, np.Name = "bench", fmt.Sprintf("allow-%04d", i)
+		np.Namespace, np.Name = "bench", fmt.Sprintf("allow-%05d", i)
 		np.Spec.PodSelector = metav1.LabelSelector{MatchLabels: map[string]string{"app": "server"}}
 		np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
-		peer := networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: fmt.Sprintf("10.250.%d.%d/32", i/250, i%250+1)}}
-		if i == n-1 {
-			peer = networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "client"}}}
+		var rule networkingv1.NetworkPolicyIngressRule
+		switch {
+		case i == n-1:
+			rule.From = []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: netip.PrefixFrom(client, 32).String()}}}
+			rule.Ports = []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: port(80)}, {Protocol: &tcp, Port: port(streamPort)}}
+		case i%10 < 5: // pods of one app in one namespace, on one port
+			rule.From = []networkingv1.NetworkPolicyPeer{modelPeer(i)}
+			rule.Ports = []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: port(int32(1000 + i%1000))}}
+		case i%10 == 5: // a /24 with a hole, on one port
+			b := netip.AddrFrom4([4]byte{10, byte(200 + i/250%50), byte(i % 250), 0})
+			rule.From = []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{
+				CIDR: netip.PrefixFrom(b, 24).String(), Except: []string{netip.PrefixFrom(b, 28).String()}}}}
+			rule.Ports = []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: port(443)}}
+		case i%10 == 6: // whole namespaces by label, on any port
+			rule.From = []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": fmt.Sprintf("t%d", i%5)}}}}
+		case i%10 == 7: // pods on a port range
+			end := int32(8000 + i%100)
+			rule.From = []networkingv1.NetworkPolicyPeer{modelPeer(i)}
+			rule.Ports = []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: port(8000), EndPort: &end}}
+		case i%10 == 8: // pods on a named port (the server's)
+			metrics := intstr.FromString("metrics")
+			rule.From = []networkingv1.NetworkPolicyPeer{modelPeer(i)}
+			rule.Ports = []networkingv1.NetworkPolicyPort{{Port: &metrics}}
+		default: // one address, any port
+			rule.From = []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{
+				CIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 250, byte(i / 250 % 250), byte(i%250 + 1)}), 32).String()}}}
 		}
-		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{peer}}}
+		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{rule}
 		c.NetworkPolicies = append(c.NetworkPolicies, np)
 	}
 	c.Normalize()
 	return c
 }
 
-func podIndex(c *model.Cluster, key string) int {
-	for i, p := range c.Pods {
-		if p.Namespace+"/"+p.Name == key {
+func podIndex(spec *testbed.Spec, key string) int {
+	for i, p := range spec.Pods {
+		if p.Key == key {
 			return i
 		}
 	}
@@ -212,9 +494,11 @@ func podIndex(c *model.Cluster, key string) int {
 	return -1
 }
 
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
 func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
+	s := slices.Clone(xs)
+	slices.Sort(s)
 	if len(s) == 0 {
 		return 0
 	}
