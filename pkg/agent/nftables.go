@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/netwarden/netwarden/pkg/dataplane"
@@ -21,6 +22,12 @@ type NFTables struct {
 }
 
 var _ Dataplane = (*NFTables)(nil)
+
+// writeMu serializes kernel writes of every NFTables in the process: google/nftables
+// v0.3.0 numbers new sets from a package-level counter without a lock, so two
+// connections writing at once (several agents in one process, as in the tests) race.
+// One agent per process never contends for it.
+var writeMu sync.Mutex
 
 // OpenNFTables connects to nftables in the network namespace at netnsPath ("" for the
 // agent's own, which with hostNetwork is the node's). It changes nothing in the kernel:
@@ -48,6 +55,8 @@ func (n *NFTables) Program(e *policy.Engine, local []int32, full bool) (ProgramS
 	for _, s := range p.Sets {
 		st.SetElements += len(s.Elements)
 	}
+	writeMu.Lock()
+	defer writeMu.Unlock()
 	start = time.Now()
 	old := n.last
 	n.last = nil
@@ -68,6 +77,8 @@ func (n *NFTables) Program(e *policy.Engine, local []int32, full bool) (ProgramS
 
 // Uninstall deletes the table, and with it every rule the agent made.
 func (n *NFTables) Uninstall() error {
+	writeMu.Lock()
+	defer writeMu.Unlock()
 	n.last = nil
 	return n.conn.UninstallTable(n.opts.TableName)
 }
