@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,6 +29,8 @@ import (
 )
 
 func init() { register(newAgent) }
+
+var klogOnce sync.Once
 
 // agentFlags are netwarden agent's flags.
 type agentFlags struct {
@@ -131,7 +134,6 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err != nil {
 		return inputErr(err)
 	}
-	klog.SetSlogLogger(log.With("component", "client-go"))
 	opts := dataplane.Options{TableName: f.tableName, KeepEstablished: f.keepEstablished}
 
 	if f.uninstall {
@@ -146,6 +148,10 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		log.Info("removed the nftables table", "table", f.tableName)
 		return nil
 	}
+
+	// client-go logs through klog, which is process-wide and not safe to reconfigure
+	// while informers run: the first agent of the process decides.
+	klogOnce.Do(func() { klog.SetSlogLogger(log.With("component", "client-go")) })
 
 	cfg := agent.Config{
 		NodeName:          f.nodeName,
