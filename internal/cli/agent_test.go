@@ -30,6 +30,7 @@ func TestAgentRejectsBadFlags(t *testing.T) {
 		{"a node name is required", []string{"agent", "--node-name", ""}, "node name is empty"},
 		{"the log format is text or json", []string{"agent", "--node-name", "n", "--log-format", "xml"}, "--log-format"},
 		{"the log level is a slog level", []string{"agent", "--node-name", "n", "--log-level", "loud"}, "--log-level"},
+		{"--keep-running needs --uninstall", []string{"agent", "--node-name", "n", "--keep-running"}, "--keep-running goes with --uninstall"},
 		{"the interval fits in the resync period", []string{"agent", "--node-name", "n", "--min-sync-interval", "2m", "--resync-period", "1m"}, "longer than the resync period"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,12 +161,44 @@ func TestAgentCommand(t *testing.T) {
 		t.Fatalf("after a graceful stop, tables are %q; the rules must stay", tables)
 	}
 
-	var out, errb bytes.Buffer
-	if code := Main([]string{"agent", "--uninstall", "--netns", path, "--table-name", "nwcli"}, strings.NewReader(""), &out, &errb); code != ExitOK {
-		t.Fatalf("agent --uninstall: exit %d: %s", code, errb.String())
+	// The DaemonSet's removal mode: uninstall, then stay up and ready until stopped.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	root = NewRoot(strings.NewReader(""), io.Discard, &stderr)
+	root.SetArgs([]string{"agent", "--uninstall", "--keep-running", "--netns", path, "--table-name", "nwcli",
+		"--health-bind-address", health, "--metrics-bind-address", metrics})
+	go func() { done <- root.ExecuteContext(ctx2) }()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if code, _ := httpGet("http://" + health + "/readyz"); code == http.StatusOK {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("agent --uninstall --keep-running exited: %v\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("--uninstall --keep-running not ready after 30s\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if tables := nftTables(t, netns); strings.Contains(tables, "nwcli") {
 		t.Errorf("after --uninstall, tables are %q", tables)
+	}
+	cancel2()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("--uninstall --keep-running stopped with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("--uninstall --keep-running did not stop")
+	}
+	// Once more without the table: uninstalling twice is fine.
+	var out, errb bytes.Buffer
+	if code := Main([]string{"agent", "--uninstall", "--netns", path, "--table-name", "nwcli"}, strings.NewReader(""), &out, &errb); code != ExitOK {
+		t.Fatalf("agent --uninstall with no table: exit %d: %s", code, errb.String())
 	}
 }
 

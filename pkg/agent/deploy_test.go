@@ -24,8 +24,9 @@ import (
 
 const deployDir = "../../deploy"
 
-// kustomization is the part of deploy/kustomization.yaml this test applies by hand (no
-// kustomize binary here): the resources, the namespace they go to, image overrides.
+// kustomization is the part of a kustomization.yaml this test applies by hand (there is
+// no kustomize binary here): resources (files or directories of their own), the
+// namespace they go to, image overrides, and patches (only read, not applied).
 type kustomization struct {
 	Namespace string   `json:"namespace"`
 	Resources []string `json:"resources"`
@@ -34,36 +35,51 @@ type kustomization struct {
 		NewName string `json:"newName"`
 		NewTag  string `json:"newTag"`
 	} `json:"images"`
+	Patches []struct {
+		Target struct {
+			Kind string `json:"kind"`
+			Name string `json:"name"`
+		} `json:"target"`
+		Patch string `json:"patch"`
+	} `json:"patches"`
 }
 
-// deployObjects reads deploy/ as kustomize would build it for these transformers.
-func deployObjects(t *testing.T) []*unstructured.Unstructured {
+func readKustomization(t *testing.T, dir string) kustomization {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(deployDir, "kustomization.yaml"))
+	raw, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var k kustomization
-	if err := yaml.UnmarshalStrict(raw, &k); err != nil {
-		// Fields this test does not apply (labels) are fine; read leniently.
-		if err := yaml.Unmarshal(raw, &k); err != nil {
-			t.Fatalf("kustomization.yaml: %v", err)
-		}
+	if err := yaml.Unmarshal(raw, &k); err != nil {
+		t.Fatalf("%s/kustomization.yaml: %v", dir, err)
 	}
+	return k
+}
+
+// kustomizeBuild reads dir as kustomize would build it for the transformers above.
+func kustomizeBuild(t *testing.T, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	k := readKustomization(t, dir)
 	var out []*unstructured.Unstructured
 	for _, res := range k.Resources {
-		data, err := os.ReadFile(filepath.Join(deployDir, res))
+		p := filepath.Join(dir, res)
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			out = append(out, kustomizeBuild(t, p)...)
+			continue
+		}
+		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i, doc := range strings.Split(string(data), "\n---\n") {
 			js, err := yaml.YAMLToJSON([]byte(doc))
 			if err != nil {
-				t.Fatalf("%s document %d: %v", res, i, err)
+				t.Fatalf("%s document %d: %v", p, i, err)
 			}
 			u := &unstructured.Unstructured{}
 			if err := u.UnmarshalJSON(js); err != nil {
-				t.Fatalf("%s document %d: %v", res, i, err)
+				t.Fatalf("%s document %d: %v", p, i, err)
 			}
 			out = append(out, u)
 		}
@@ -88,6 +104,34 @@ func deployObjects(t *testing.T) []*unstructured.Unstructured {
 	return out
 }
 
+// TestUninstallVariantRunsUninstall: deploy/uninstall is deploy/ with the agent's
+// arguments replaced by --uninstall --keep-running.
+func TestUninstallVariantRunsUninstall(t *testing.T) {
+	k := readKustomization(t, filepath.Join(deployDir, "uninstall"))
+	if !slices.Equal(k.Resources, []string{"../agent"}) || len(k.Patches) != 1 {
+		t.Fatalf("deploy/uninstall: resources %v, %d patches; want ../agent and one patch", k.Resources, len(k.Patches))
+	}
+	p := k.Patches[0]
+	var ops []struct {
+		Op    string   `json:"op"`
+		Path  string   `json:"path"`
+		Value []string `json:"value"`
+	}
+	if err := yaml.Unmarshal([]byte(p.Patch), &ops); err != nil {
+		t.Fatal(err)
+	}
+	if p.Target.Kind != "DaemonSet" || p.Target.Name != "netwarden-agent" || len(ops) != 1 ||
+		ops[0].Path != "/spec/template/spec/containers/0/args" ||
+		!slices.Contains(ops[0].Value, "--uninstall") || !slices.Contains(ops[0].Value, "--keep-running") {
+		t.Errorf("deploy/uninstall patch %+v %+v; want the DaemonSet's args replaced by agent --uninstall --keep-running", p.Target, ops)
+	}
+	for _, u := range kustomizeBuild(t, filepath.Join(deployDir, "agent")) {
+		if u.GetKind() == "DaemonSet" && u.GetName() != p.Target.Name {
+			t.Errorf("the patch targets %s but the DaemonSet is %s", p.Target.Name, u.GetName())
+		}
+	}
+}
+
 // TestDeployManifests applies deploy/ to a real API server (its validation and admission
 // are the judges), checks that a pod of the DaemonSet would be admitted, and runs an agent
 // with the service account's permissions only: what the ClusterRole grants is enough to
@@ -101,7 +145,7 @@ func TestDeployManifests(t *testing.T) {
 
 	var ds *unstructured.Unstructured
 	kinds := map[string]bool{}
-	for _, u := range deployObjects(t) {
+	for _, u := range kustomizeBuild(t, deployDir) {
 		kinds[u.GetKind()] = true
 		gvk := u.GroupVersionKind()
 		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,10 @@ func TestPolicyToKernelLatency(t *testing.T) {
 			}
 			sizes = append(sizes, n)
 		}
+	}
+	// As netwarden agent does by default (cli.AgentGCPercent), unless GOGC is set.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
 	var results []latencyResult
 	for _, n := range sizes {
