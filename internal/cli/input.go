@@ -43,8 +43,7 @@ out; pods without an address yet are kept (no ipBlock matches them).
 
 -n NAMESPACE only limits which pods are shown, from files or a cluster alike. Everything
 is still read from every namespace, because policies and pods elsewhere decide verdicts
-too (namespaceSelector namespaceSelector
-peers, admin policies). -A shows all namespaces, the default.`
+too (namespaceSelector peers, admin policies). -A shows all namespaces, the default.`
 
 func (f *inputFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVarP(&f.files, "filename", "f", nil, "manifest file, directory (recursive) or - for stdin; repeatable")
