@@ -132,6 +132,11 @@ func New(cfg Config, client kubernetes.Interface, dyn dynamic.Interface, disco d
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName), dp: dp, appliedCh: make(chan struct{})}
 	a.m = NewMetrics(cfg.Registerer)
 	a.run = newRunner(cfg.MinSyncInterval, cfg.ResyncPeriod)
+	if dc, ok := dp.(interface {
+		OnConnectionsCut(func(int, time.Duration, error))
+	}); ok {
+		dc.OnConnectionsCut(a.connectionsCut)
+	}
 	a.cache = NewCache(client, dyn, disco, CacheOptions{
 		Logger:            a.log,
 		DiscoveryInterval: cfg.DiscoveryInterval,
@@ -141,6 +146,17 @@ func New(cfg Config, client kubernetes.Interface, dyn dynamic.Interface, disco d
 		},
 	})
 	return a, nil
+}
+
+func (a *Agent) connectionsCut(n int, took time.Duration, err error) {
+	a.m.ConnsCut.Add(float64(n))
+	a.m.CutDuration.Observe(took.Seconds())
+	if err != nil {
+		a.m.CutErrors.Inc()
+		a.log.Error("cutting connections the new rules deny", "err", err, "cut", n)
+	} else if n > 0 {
+		a.log.Info("cut connections the new rules deny", "connections", n, "took", took.Round(time.Microsecond))
+	}
 }
 
 // Cache returns the agent's object cache.
@@ -244,6 +260,7 @@ func (a *Agent) syncOnce(req syncRequest, start time.Time) error {
 	a.m.ClusterPods.Set(float64(len(eng.Pods)))
 	a.m.Policies.Set(float64(len(eng.Policies)))
 	a.m.SetElements.Set(float64(stats.SetElements))
+	a.m.Written.Add(float64(stats.Written))
 	a.m.RejectedPolicy.Set(float64(len(rejected)))
 	a.m.UnknownNS.Set(float64(len(snap.UnknownNamespaces)))
 	a.m.LastSuccess.Set(float64(end.UnixNano()) / 1e9)
@@ -285,7 +302,7 @@ func (a *Agent) publish(ap Applied) {
 // under pod churn.
 func (a *Agent) logSync(ap Applied) {
 	attrs := []any{"reason", ap.Reason, "localPods", len(ap.Local), "pods", len(ap.Engine.Pods), "policies", len(ap.Engine.Policies),
-		"setElements", ap.Stats.SetElements, "incremental", ap.Stats.Incremental, "events", ap.Events,
+		"setElements", ap.Stats.SetElements, "written", ap.Stats.Written, "incremental", ap.Stats.Incremental, "events", ap.Events,
 		"took", ap.Duration.Round(time.Microsecond)}
 	for _, err := range ap.Rejected {
 		a.log.Error("policy left out: it cannot be compiled", "err", err)

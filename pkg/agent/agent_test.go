@@ -143,6 +143,7 @@ func TestMetricsAreExposed(t *testing.T) {
 		"netwarden_agent_programmed_cluster_pods",
 		"netwarden_agent_programmed_policies",
 		"netwarden_agent_programmed_set_elements",
+		"netwarden_agent_written_elements_total",
 		"netwarden_agent_ready 1",
 		"netwarden_agent_last_sync_success_timestamp_seconds",
 	} {

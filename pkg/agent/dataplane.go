@@ -26,6 +26,9 @@ type ProgramStats struct {
 	// SetElements is how many set and map elements the programmed rules hold (-1 when
 	// the dataplane cannot say).
 	SetElements int
+	// Written is how many elements the write sent to the kernel: all of them for a full
+	// rewrite, the changed ones for a difference.
+	Written int
 	// Incremental is true when only a difference was written.
 	Incremental bool
 }

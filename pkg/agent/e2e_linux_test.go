@@ -6,19 +6,22 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/dynamic"
@@ -219,7 +222,7 @@ func listCluster(t testing.TB, cs kubernetes.Interface, dyn dynamic.Interface) *
 	if err == nil {
 		for _, u := range cnps.Items {
 			var o v1beta1.ClusterNetworkPolicy
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
+			if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
 				t.Fatal(err)
 			}
 			c.ClusterNetworkPolicies = append(c.ClusterNetworkPolicies, &o)
@@ -500,9 +503,31 @@ func TestEndToEnd(t *testing.T) {
 		t.Logf("%s: packets agree with the evaluator (%d denied of %d probes)", st.name, e.denied(eng), len(e.pods)*(len(e.pods)-1)*len(e2ePorts))
 	}
 
-	// Faults, with a deny in place so enforcement is visible.
+	// An established flow that a new policy denies is cut: a UDP "connection" from a
+	// beta client to web-0 (which echoes), then a default deny in alpha.
+	web := e.template("alpha/web-0")
+	flow := udpFlowFrom(t, e.tb.PodNetns(podIndex(e.tb, "beta/client-0")), netip.AddrPortFrom(netip.MustParseAddr(web.Status.PodIP), 53))
+	if !flow.echoes() {
+		t.Fatal("the UDP flow gets no echo before any policy")
+	}
+	cutBy := e.agent[slices.Index(e.nodes, web.Spec.NodeName)]
+	cutBefore := counter(t, cutBy.reg, "netwarden_agent_connections_cut_total", nil)
 	must(nps("alpha").Create(ctx, netpol("alpha", "deny-all", networkingv1.NetworkPolicySpec{
 		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}), metav1.CreateOptions{}))
+	e.caughtUp(listCluster(t, e.cs, e.dyn))
+	deadline := time.Now().Add(10 * time.Second)
+	for counter(t, cutBy.reg, "netwarden_agent_connections_cut_total", nil) <= cutBefore {
+		if time.Now().After(deadline) {
+			t.Fatal("no connection cut after a deny")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if flow.echoes() {
+		t.Error("the established UDP flow still gets through after a policy denied it")
+	}
+	flow.Close()
+
+	// Faults, with a deny in place so enforcement is visible.
 	before := e.check("deny-all again")
 
 	t.Run("a killed agent's rules stay in force and a new agent adopts them", func(t *testing.T) {
@@ -565,4 +590,55 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("after the repair, %d probes disagree:\n%s", len(diffs), strings.Join(diffs, "\n"))
 		}
 	})
+}
+
+// udpFlow is a connected UDP socket inside a pod's network namespace.
+type udpFlow struct {
+	*net.UDPConn
+}
+
+func udpFlowFrom(t *testing.T, netnsPath string, dst netip.AddrPort) udpFlow {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromPath(netnsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := netns.Set(orig); err != nil {
+			panic(err) // the thread must not go back to the pool in the pod's namespace
+		}
+	}()
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return udpFlow{c}
+}
+
+// echoes sends a datagram on the flow (same addresses and ports every time, so the same
+// conntrack entry) and reports whether the echo came back.
+func (f udpFlow) echoes() bool {
+	for range 2 {
+		if _, err := f.Write([]byte("ping")); err != nil {
+			continue
+		}
+		_ = f.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		buf := make([]byte, 16)
+		if n, err := f.Read(buf); err == nil && string(buf[:n]) == "ping" {
+			return true
+		}
+	}
+	return false
 }

@@ -23,11 +23,15 @@ type Metrics struct {
 	ClusterPods    prometheus.Gauge
 	Policies       prometheus.Gauge
 	SetElements    prometheus.Gauge
+	Written        prometheus.Counter
 	RejectedPolicy prometheus.Gauge
 	UnknownNS      prometheus.Gauge
 	LastSuccess    prometheus.Gauge
 	Ready          prometheus.Gauge
 	Watched        *prometheus.GaugeVec
+	ConnsCut       prometheus.Counter
+	CutErrors      prometheus.Counter
+	CutDuration    prometheus.Histogram
 }
 
 // syncBuckets span 1 ms to ~16 s: a sync at 10k pods takes tens of milliseconds, and an
@@ -62,6 +66,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Policy objects of every kind in the last programmed snapshot."}),
 		SetElements: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "programmed_set_elements",
 			Help: "Elements of the nftables sets and maps last programmed (-1 when the dataplane cannot say)."}),
+		Written: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "written_elements_total",
+			Help: "Set and map elements sent to the kernel: all of them on a full rewrite, the changed ones on an incremental sync."}),
 		RejectedPolicy: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "rejected_policies",
 			Help: "Policy objects left out of the last sync because they could not be compiled (each is logged)."}),
 		UnknownNS: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "unknown_namespaces",
@@ -72,10 +78,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 once the first snapshot is enforced by the kernel."}),
 		Watched: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "policy_api_watched",
 			Help: "1 for each network-policy-api kind and version being watched."}, []string{"kind", "version"}),
+		ConnsCut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "connections_cut_total",
+			Help: "Established connections cut (their conntrack entries deleted) because a new program denies them."}),
+		CutErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "connection_cut_errors_total",
+			Help: "Conntrack cleanups that failed (each is logged)."}),
+		CutDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "connection_cut_duration_seconds",
+			Help: "Duration of a conntrack cleanup after a write (it walks the node's conntrack table).", Buckets: syncBuckets}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Syncs, m.SyncErrors, m.SyncDuration, m.PhaseDuration, m.EventToKernel, m.Events, m.SyncedEvents,
-			m.LocalPods, m.ClusterPods, m.Policies, m.SetElements, m.RejectedPolicy, m.UnknownNS, m.LastSuccess, m.Ready, m.Watched)
+			m.LocalPods, m.ClusterPods, m.Policies, m.SetElements, m.Written, m.RejectedPolicy, m.UnknownNS, m.LastSuccess, m.Ready, m.Watched,
+			m.ConnsCut, m.CutErrors, m.CutDuration)
 	}
 	return m
 }

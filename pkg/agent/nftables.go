@@ -10,15 +10,23 @@ import (
 )
 
 // NFTables is the Dataplane of a real node: one nftables table, written over a kept
-// netlink connection. Syncs after the first change only set elements when the rules'
-// structure is unchanged (pods coming and going); anything else, and every full sync,
-// replaces the table in one atomic transaction.
+// netlink connection. An incremental sync writes only the difference from the last
+// program (set elements, and the sets and chains only one of them has) in one atomic
+// transaction; a full sync, and any sync after a failure, replaces the whole table
+// atomically.
+//
+// Unless established connections are kept, the connections a new program denies are
+// cut by deleting their conntrack entries. That walks the node's whole conntrack table,
+// so it runs beside the sync loop, on its own connection, right after each write: new
+// connections meet the new rules as soon as the write returns, and established ones
+// lose their entry a moment later (their next packet is then new and meets the rules).
 type NFTables struct {
 	conn *dataplane.Conn
 	opts dataplane.Options
 	// last is what the kernel holds, as far as we know; nil after a failure, so the
 	// next write replaces the table whole.
-	last *dataplane.Program
+	last   *dataplane.Program
+	forget *forgetter // nil when established connections are kept
 }
 
 var _ Dataplane = (*NFTables)(nil)
@@ -40,14 +48,25 @@ func OpenNFTables(netnsPath string, opts dataplane.Options) (*NFTables, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &NFTables{conn: c, opts: opts}, nil
+	n := &NFTables{conn: c, opts: opts}
+	if !opts.KeepEstablished {
+		fc, err := dataplane.Open(netnsPath)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		n.forget = newForgetter(fc)
+	}
+	return n, nil
 }
 
 // Program compiles e for the local pods and writes it.
 func (n *NFTables) Program(e *policy.Engine, local []int32, full bool) (ProgramStats, error) {
 	var st ProgramStats
 	start := time.Now()
-	p, err := dataplane.Compile(e, local, n.opts)
+	opts := n.opts
+	opts.KeepEstablished = true // the forgetter cuts denied connections, off the write path
+	p, err := dataplane.Compile(e, local, opts)
 	if err != nil {
 		return st, fmt.Errorf("compiling nftables rules: %w", err)
 	}
@@ -60,11 +79,12 @@ func (n *NFTables) Program(e *policy.Engine, local []int32, full bool) (ProgramS
 	start = time.Now()
 	old := n.last
 	n.last = nil
-	if full || old == nil {
-		err = n.conn.Apply(p)
+	st.Written = st.SetElements
+	if d, ok := dataplane.Diff(old, p); ok && !full {
+		st.Incremental, st.Written = true, d.Elements(p)
+		err = n.conn.ApplyDelta(p, d)
 	} else {
-		_, st.Incremental = dataplane.Diff(old, p)
-		err = n.conn.Update(old, p)
+		err = n.conn.Apply(p)
 	}
 	st.Write = time.Since(start)
 	if err != nil {
@@ -72,7 +92,20 @@ func (n *NFTables) Program(e *policy.Engine, local []int32, full bool) (ProgramS
 		return st, err
 	}
 	n.last = p
+	if n.forget != nil {
+		n.forget.submit(p)
+	}
 	return st, nil
+}
+
+// OnConnectionsCut sets a function called after each conntrack cleanup with the number
+// of connections cut, the time it took and its error.
+func (n *NFTables) OnConnectionsCut(f func(cut int, took time.Duration, err error)) {
+	if n.forget != nil {
+		n.forget.mu.Lock()
+		n.forget.hook = f
+		n.forget.mu.Unlock()
+	}
 }
 
 // Uninstall deletes the table, and with it every rule the agent made.
@@ -83,5 +116,73 @@ func (n *NFTables) Uninstall() error {
 	return n.conn.UninstallTable(n.opts.TableName)
 }
 
-// Close closes the netlink connection; the table stays.
-func (n *NFTables) Close() error { return n.conn.Close() }
+// Close stops the conntrack cleanup and closes the netlink connections; the table stays.
+func (n *NFTables) Close() error {
+	if n.forget != nil {
+		n.forget.close()
+	}
+	return n.conn.Close()
+}
+
+// forgetter deletes the conntrack entries of connections the latest program denies, one
+// program at a time: programs submitted while it works replace each other, and only the
+// newest is used next (it is the one in the kernel).
+type forgetter struct {
+	conn *dataplane.Conn
+	kick chan struct{}
+	done chan struct{}
+
+	mu   sync.Mutex
+	next *dataplane.Program
+	hook func(int, time.Duration, error)
+	stop bool
+}
+
+func newForgetter(c *dataplane.Conn) *forgetter {
+	f := &forgetter{conn: c, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	go f.loop()
+	return f
+}
+
+func (f *forgetter) submit(p *dataplane.Program) {
+	f.mu.Lock()
+	f.next = p
+	f.mu.Unlock()
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (f *forgetter) loop() {
+	defer close(f.done)
+	for range f.kick {
+		f.mu.Lock()
+		p, hook, stop := f.next, f.hook, f.stop
+		f.next = nil
+		f.mu.Unlock()
+		if stop {
+			return
+		}
+		if p == nil {
+			continue
+		}
+		start := time.Now()
+		n, err := f.conn.ForgetDenied(p)
+		if hook != nil {
+			hook(n, time.Since(start), err)
+		}
+	}
+}
+
+func (f *forgetter) close() {
+	f.mu.Lock()
+	f.stop = true
+	f.mu.Unlock()
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+	<-f.done
+	f.conn.Close()
+}
