@@ -173,6 +173,24 @@ func TestSnapshotFollowsTheAPI(t *testing.T) {
 			p := hasPolicy(ap, model.KindNetworkPolicy, ns, "db")
 			return p != nil && len(p.Ingress) == 2
 		}},
+		{"an audit annotation stages a NetworkPolicy", func(t *testing.T) {
+			mergePatch(ctx, t, func(ctx context.Context, name string, pt types.PatchType, data []byte, o metav1.PatchOptions, _ ...string) error {
+				_, err := cs.NetworkingV1().NetworkPolicies(ns).Patch(ctx, name, pt, data, o)
+				return err
+			}, "db", `{"metadata":{"annotations":{"netwarden.io/mode":"audit"}}}`)
+		}, func(ap Applied) bool {
+			p := hasPolicy(ap, model.KindNetworkPolicy, ns, "db")
+			return p != nil && p.Audit
+		}},
+		{"removing the audit annotation enforces it", func(t *testing.T) {
+			mergePatch(ctx, t, func(ctx context.Context, name string, pt types.PatchType, data []byte, o metav1.PatchOptions, _ ...string) error {
+				_, err := cs.NetworkingV1().NetworkPolicies(ns).Patch(ctx, name, pt, data, o)
+				return err
+			}, "db", `{"metadata":{"annotations":{"netwarden.io/mode":null}}}`)
+		}, func(ap Applied) bool {
+			p := hasPolicy(ap, model.KindNetworkPolicy, ns, "db")
+			return p != nil && !p.Audit
+		}},
 		{"a NetworkPolicy delete is seen", func(t *testing.T) {
 			if err := cs.NetworkingV1().NetworkPolicies(ns).Delete(ctx, "db", metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)

@@ -254,10 +254,10 @@ func fingerprint(c *model.Cluster) string {
 		lines = append(lines, fmt.Sprintf("node %s %s %v", n.Name, kv(n.Labels), n.Status.Addresses))
 	}
 	for _, p := range c.NetworkPolicies {
-		lines = append(lines, fmt.Sprintf("np %s/%s %d", p.Namespace, p.Name, p.Generation))
+		lines = append(lines, fmt.Sprintf("np %s/%s %d %s", p.Namespace, p.Name, p.Generation, p.Annotations[policy.AuditAnnotation]))
 	}
 	for _, p := range c.ClusterNetworkPolicies {
-		lines = append(lines, fmt.Sprintf("cnp %s %d", p.Name, p.Generation))
+		lines = append(lines, fmt.Sprintf("cnp %s %d %s", p.Name, p.Generation, p.Annotations[policy.AuditAnnotation]))
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
@@ -487,7 +487,20 @@ func TestEndToEnd(t *testing.T) {
 			must(e.dyn.Resource(gvr("v1beta1", "clusternetworkpolicies")).Create(ctx,
 				toUnstructured(t, "policy.networking.k8s.io/v1beta1", "ClusterNetworkPolicy", p), metav1.CreateOptions{}))
 		}},
+		{"a policy in audit mode is not enforced", func() {
+			np := netpol("beta", "staged-deny", networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}})
+			np.Annotations = map[string]string{policy.AuditAnnotation: "audit"}
+			must(nps("beta").Create(ctx, np, metav1.CreateOptions{}))
+		}},
+		{"removing the audit annotation enforces it", func() {
+			patch(func() error {
+				_, err := e.cs.NetworkingV1().NetworkPolicies("beta").Patch(ctx, "staged-deny", types.MergePatchType,
+					[]byte(`{"metadata":{"annotations":{"netwarden.io/mode":null}}}`), metav1.PatchOptions{})
+				return err
+			})
+		}},
 		{"deleting the policies opens everything again", func() {
+			patch(func() error { return nps("beta").Delete(ctx, "staged-deny", metav1.DeleteOptions{}) })
 			patch(func() error {
 				return e.dyn.Resource(gvr("v1beta1", "clusternetworkpolicies")).Delete(ctx, "no-beta-to-db", metav1.DeleteOptions{})
 			})

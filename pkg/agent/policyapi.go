@@ -67,7 +67,12 @@ func (k policyKind) typedTransform(obj any) (any, error) {
 		out.SetUID(u.GetUID())
 		out.SetResourceVersion(u.GetResourceVersion())
 		out.SetGeneration(u.GetGeneration())
-		out.SetAnnotations(map[string]string{decodeErrorAnnotation: err.Error()})
+		anns := map[string]string{}
+		for k, v := range u.GetAnnotations() {
+			anns[k] = v
+		}
+		anns[decodeErrorAnnotation] = err.Error()
+		out.SetAnnotations(anns)
 	}
 	trimmed := out.(metav1.Object)
 	trimmed.SetManagedFields(nil)

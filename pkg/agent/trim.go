@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/netwarden/netwarden/pkg/policy"
 )
 
 // Every node runs an agent that holds every pod of the cluster, so the caches keep only
@@ -78,12 +80,15 @@ func trimNode(obj any) (any, error) {
 	return out, nil
 }
 
+// trimNetworkPolicy keeps the spec, and the annotations: policy.AuditAnnotation stages a
+// policy without enforcing it.
 func trimNetworkPolicy(obj any) (any, error) {
 	np, ok := obj.(*networkingv1.NetworkPolicy)
 	if !ok {
 		return obj, nil
 	}
 	out := &networkingv1.NetworkPolicy{ObjectMeta: trimMeta(&np.ObjectMeta), Spec: np.Spec}
+	out.Annotations = np.Annotations
 	return out, nil
 }
 
@@ -120,7 +125,10 @@ func nodeChanged(a, b *corev1.Node) bool {
 	return !maps.Equal(a.Labels, b.Labels) || !slices.Equal(a.Status.Addresses, b.Status.Addresses)
 }
 
-// specChanged is for policies: their generation moves exactly when their spec does.
+// specChanged is for policies: their generation moves exactly when their spec does; the
+// audit annotation, which decides whether a policy is enforced, is metadata and does not
+// move it.
 func specChanged(a, b metav1.Object) bool {
-	return a.GetGeneration() != b.GetGeneration() || a.GetGeneration() == 0 && a.GetResourceVersion() != b.GetResourceVersion()
+	return a.GetGeneration() != b.GetGeneration() || a.GetGeneration() == 0 && a.GetResourceVersion() != b.GetResourceVersion() ||
+		a.GetAnnotations()[policy.AuditAnnotation] != b.GetAnnotations()[policy.AuditAnnotation]
 }
