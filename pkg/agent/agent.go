@@ -97,6 +97,9 @@ type Applied struct {
 	Stats ProgramStats
 	// Rejected are the policies left out because they could not be compiled.
 	Rejected []error
+	// SnapshotTime and PolicyTime are the first two phases of the sync: reading the
+	// caches, and compiling the policies (Stats has the dataplane's phases).
+	SnapshotTime, PolicyTime time.Duration
 	// Duration is the whole sync; Events the number of events it covered, and Oldest
 	// when the oldest of them was received (zero without events).
 	Duration time.Duration
@@ -272,7 +275,8 @@ func (a *Agent) syncOnce(req syncRequest, start time.Time) error {
 	a.lastOK.Store(end.UnixNano())
 
 	applied := Applied{Reason: req.reason, Time: end, Snapshot: snap, Engine: eng, Local: local, Stats: stats,
-		Rejected: rejected, Duration: end.Sub(start), Events: req.events, Oldest: req.oldest}
+		Rejected: rejected, Duration: end.Sub(start), Events: req.events, Oldest: req.oldest,
+		SnapshotTime: tSnap.Sub(start), PolicyTime: tPolicy.Sub(tSnap)}
 	// Ready before published: whoever sees this sync sees the agent ready.
 	first := !a.ready.Swap(true)
 	a.publish(applied)

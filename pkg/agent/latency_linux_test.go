@@ -261,7 +261,7 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 	}
 
 	mu.Lock()
-	var syncs, compiles, writes, policies []time.Duration
+	var syncs, compiles, writes, policies, snaps, cores []time.Duration
 	incremental, written := 0, 0
 	for _, a := range log[1:] {
 		if a.ap.Stats.Incremental {
@@ -269,6 +269,8 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 		}
 		written += a.ap.Stats.Written
 		syncs = append(syncs, a.ap.Duration)
+		snaps = append(snaps, a.ap.SnapshotTime)
+		cores = append(cores, a.ap.PolicyTime)
 		compiles = append(compiles, a.ap.Stats.Compile)
 		writes = append(writes, a.ap.Stats.Write)
 		policies = append(policies, a.ap.Duration-a.ap.Stats.Compile-a.ap.Stats.Write)
@@ -284,6 +286,8 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 		*d = d.Round(100 * time.Microsecond)
 	}
 	t.Logf("%d pods, %d policy creates: create→kernel p50 %v p90 %v p99 %v max %v; %d syncs, sync p50 %v", total, changes, res.p50, res.p90, res.p99, res.max, res.syncs, res.syncP50)
+	t.Logf("sync phases p50: snapshot %v, policy.Compile %v, dataplane.Compile %v, write %v", quantile(snaps, .5).Round(100*time.Microsecond),
+		quantile(cores, .5).Round(100*time.Microsecond), res.compileP50, res.writeP50)
 	t.Logf("%d of %d syncs incremental; %d elements written per sync on average", incremental, len(syncs), written/max(1, len(syncs)))
 	if len(deliver) > 0 {
 		t.Logf("create→event received p50 %v p99 %v; event→sync start p50 %v p99 %v; sync p99 %v",
