@@ -16,7 +16,7 @@ func init() { register(newDiff) }
 func newDiff() *cobra.Command {
 	var in inputFlags
 	var base, head, ports []string
-	var baseFromCluster, failOnChange bool
+	var baseFromCluster, failOnChange, audit bool
 	var output, group string
 	cmd := &cobra.Command{
 		Use:   "diff",
@@ -31,11 +31,16 @@ changes. Without --port, each destination is probed on the ports it declares in 
 state. -o md fits a pull-request comment; -o json has a stable shape (see the Go
 documentation of analysis.DiffReport).
 
+With --audit, diff needs no base: it compares the input as enforced with the same input
+after its audit policies (annotation netwarden.io/mode: audit) are enforced, which is what
+removing the annotation would change.
+
 With --fail-on-change, diff exits 2 when anything changed (a flow, or a pod added or
 removed).`,
 		Example: `  netwarden diff --base main/deploy --head deploy
   netwarden diff --base old.yaml --head new.yaml --port 443/TCP -o md
-  netwarden diff --base before/ --head after/ --fail-on-change`,
+  netwarden diff --base before/ --head after/ --fail-on-change
+  netwarden diff --audit -f manifests/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := render.CheckFormat(output, render.DiffFormats...); err != nil {
@@ -52,6 +57,16 @@ removed).`,
 			// -f is the head too, so the shared input flags mean what they mean elsewhere.
 			headIn := in
 			headIn.files = append(append([]string(nil), head...), in.files...)
+			if audit {
+				if len(base) > 0 || baseFromCluster {
+					return inputErr(errors.New("--audit compares the input with itself: it takes no --base or --base-cluster"))
+				}
+				hc, err := headIn.load(cmd)
+				if err != nil {
+					return err
+				}
+				return runDiff(cmd, hc, hc.EnforceAudit(), pts, by, output, failOnChange, "enforced", "with audit")
+			}
 			if len(headIn.files) == 0 {
 				return inputErr(errors.New("no head state: give --head PATH (or -f PATH)"))
 			}
@@ -72,28 +87,11 @@ removed).`,
 					return err
 				}
 			}
-			be, err := compileState(cmd, baseCluster, "base")
-			if err != nil {
-				return err
-			}
 			hc, err := headIn.load(cmd)
 			if err != nil {
 				return err
 			}
-			he, err := compileState(cmd, hc, "head")
-			if err != nil {
-				return err
-			}
-			r := analysis.Diff(be, he, analysis.DiffOptions{Ports: pts, Group: func(e *policy.Engine) *analysis.Grouping {
-				return analysis.NewGrouping(e, by)
-			}})
-			if err := render.Diff(cmd.OutOrStdout(), r, output); err != nil {
-				return err
-			}
-			if failOnChange && r.Summary.Changed {
-				return silentExit(ExitChanged)
-			}
-			return nil
+			return runDiff(cmd, baseCluster, hc, pts, by, output, failOnChange, "base", "head")
 		},
 	}
 	in.add(cmd)
@@ -104,7 +102,30 @@ removed).`,
 	cmd.Flags().StringVar(&group, "group", string(analysis.ByWorkloads), "what from and to name: "+render.Formats(analysis.GroupByValues...))
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: "+render.Formats(render.DiffFormats...))
 	cmd.Flags().BoolVar(&failOnChange, "fail-on-change", false, "exit 2 when any flow changed or any pod was added or removed")
+	cmd.Flags().BoolVar(&audit, "audit", false, "compare the input as enforced with its audit (staged) policies enforced too")
 	return cmd
+}
+
+// runDiff compiles both states, prints what changed and applies --fail-on-change.
+func runDiff(cmd *cobra.Command, base, head *model.Cluster, pts []policy.Port, by analysis.GroupBy, output string, failOnChange bool, baseName, headName string) error {
+	be, err := compileState(cmd, base, baseName)
+	if err != nil {
+		return err
+	}
+	he, err := compileState(cmd, head, headName)
+	if err != nil {
+		return err
+	}
+	r := analysis.Diff(be, he, analysis.DiffOptions{Ports: pts, Group: func(e *policy.Engine) *analysis.Grouping {
+		return analysis.NewGrouping(e, by)
+	}})
+	if err := render.Diff(cmd.OutOrStdout(), r, output); err != nil {
+		return err
+	}
+	if failOnChange && r.Summary.Changed {
+		return silentExit(ExitChanged)
+	}
+	return nil
 }
 
 // loadBaseCluster reads diff's base state from a live cluster. It is the hook for the

@@ -29,6 +29,9 @@ func TestDiffExitCodes(t *testing.T) {
 		{"an unknown grouping is bad input", []string{"diff", "--base", base, "--head", head, "--group", "nodes"}, ExitInput, ""},
 		{"an unknown format is bad input", []string{"diff", "--base", base, "--head", head, "-o", "csv"}, ExitInput, ""},
 		{"a bad port is bad input", []string{"diff", "--base", base, "--head", head, "--port", "http"}, ExitInput, ""},
+		{"--audit shows what enforcing the staged policies would cut", []string{"diff", "--audit", "-f", filepath.Join("..", "..", "examples", "audit-rollout"), "--fail-on-change"}, ExitChanged, "default/batch -> default/api on 8080/TCP"},
+		{"--audit without staged policies changes nothing", []string{"diff", "--audit", "-f", head, "--fail-on-change"}, ExitOK, "no changes"},
+		{"--audit with a base is bad input", []string{"diff", "--audit", "--base", base, "-f", head}, ExitInput, ""},
 		{"a missing path is bad input", []string{"diff", "--base", filepath.Join(td, "nope"), "--head", head}, ExitInput, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

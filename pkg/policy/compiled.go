@@ -29,7 +29,7 @@ type Policy struct {
 
 // AuditAnnotation marks a policy of any kind as staged: "audit" means evaluate and log
 // what it would do, but do not enforce it. Any other value, or none, means enforce.
-const AuditAnnotation = "netwarden.io/mode"
+const AuditAnnotation = model.ModeAnnotation
 
 // View chooses which policies a decision considers.
 type View uint8
@@ -48,7 +48,7 @@ func (v View) String() string {
 	return "enforced"
 }
 
-func isAudit(annotations map[string]string) bool { return annotations[AuditAnnotation] == "audit" }
+func isAudit(annotations map[string]string) bool { return model.IsAudit(annotations) }
 
 // Affects reports whether the policy takes part in decisions for direction d. For a
 // NetworkPolicy that is its policyTypes (selected pods become isolated in d); for admin
