@@ -159,6 +159,16 @@ func (f *inputFlags) engine(cmd *cobra.Command) (*policy.Engine, error) {
 	for _, w := range e.Warnings {
 		fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w.Message)
 	}
+	if e.HasAudit {
+		var staged []string
+		for _, p := range e.Policies {
+			if p.Audit {
+				staged = append(staged, p.Ref.String())
+			}
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s %s staged (%s: %s) and not enforced in these results; 'netwarden diff --audit' shows what enforcing them would change\n",
+			strings.Join(staged, ", "), map[bool]string{true: "is", false: "are"}[len(staged) == 1], model.ModeAnnotation, model.ModeAudit)
+	}
 	return e, nil
 }
 
