@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,8 +20,11 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	fakediscovery "k8s.io/client-go/discovery/fake"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netwarden/netwarden/internal/kubetest"
@@ -255,5 +259,49 @@ func TestUncompilablePolicyIsLeftOut(t *testing.T) {
 	slices.Sort(names)
 	if !slices.Equal(names, []string{"db", "good", "later"}) {
 		t.Errorf("compiled %v; want db, good and later", names)
+	}
+}
+
+// TestFirstSyncWaitsForDiscovery: while discovery fails, nothing is programmed, since a
+// first sync without the admin kinds would miss their Deny rules; once it answers, the
+// first sync holds the ClusterNetworkPolicies.
+func TestFirstSyncWaitsForDiscovery(t *testing.T) {
+	cs := fake.NewClientset()
+	fd := cs.Discovery().(*fakediscovery.FakeDiscovery)
+	fd.Resources = []*metav1.APIResourceList{{GroupVersion: PolicyAPIGroup + "/v1beta1", APIResources: []metav1.APIResource{
+		{Name: "clusternetworkpolicies", Kind: "ClusterNetworkPolicy", Verbs: metav1.Verbs{"get", "list", "watch"}},
+	}}}
+	var mu sync.Mutex
+	failures := 3
+	cs.PrependReactor("get", "group", func(k8stesting.Action) (bool, runtime.Object, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures > 0 {
+			failures--
+			return true, nil, errors.New("discovery is down")
+		}
+		return false, nil, nil
+	})
+	u := toUnstructured(t, PolicyAPIGroup+"/v1beta1", "ClusterNetworkPolicy", cnp("deny-early", v1beta1.AdminTier, 1))
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{gvr("v1beta1", "clusternetworkpolicies"): "ClusterNetworkPolicyList"}, u)
+	dp := &fakeDataplane{}
+	a, err := New(Config{NodeName: "n1", Logger: testLogger(t)}, cs, dyn, cs.Discovery(), dp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	ra := &runningAgent{Agent: a}
+	ap := ra.wait(t, "first sync", func(Applied) bool { return true })
+	if ap.Seq != 1 || hasPolicy(ap, model.KindClusterNetworkPolicy, "", "deny-early") == nil {
+		t.Errorf("first sync #%d without the ClusterNetworkPolicy; it must wait for discovery", ap.Seq)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if failures != 0 {
+		t.Errorf("%d discovery failures left; the agent did not retry", failures)
 	}
 }

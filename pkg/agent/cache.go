@@ -40,6 +40,8 @@ type Cache struct {
 	nodes     cache.SharedIndexInformer
 	netpols   cache.SharedIndexInformer
 	policyAPI *policyAPI
+	// discovered is set once discovery has answered (Start, then WaitForSync).
+	discovered bool
 }
 
 // NewCache sets up the informers; Start runs them.
@@ -103,13 +105,11 @@ func (c *Cache) handler(kind string, changed func(old, new any) bool) cache.Reso
 }
 
 // Start runs the informers and the discovery of the network-policy-api kinds until ctx
-// ends. A failed first discovery is not fatal: it is retried every DiscoveryInterval.
+// ends. Discovery that fails here is retried by WaitForSync, then every
+// DiscoveryInterval.
 func (c *Cache) Start(ctx context.Context) {
 	c.factory.Start(ctx.Done())
-	if err := c.policyAPI.reconcile(ctx); err != nil {
-		c.log.Warn("discovering policy.networking.k8s.io kinds; will retry", "err", err, "every", c.opts.DiscoveryInterval)
-	}
-	go c.policyAPI.poll(ctx, c.opts.DiscoveryInterval)
+	c.discovered = c.policyAPI.reconcile(ctx) == nil
 	go func() {
 		<-ctx.Done()
 		c.factory.Shutdown()
@@ -117,9 +117,23 @@ func (c *Cache) Start(ctx context.Context) {
 	}()
 }
 
-// WaitForSync blocks until every informer has listed once (or ctx ends). The first
-// snapshot must not be taken earlier: a partial list would program a partial policy.
+// WaitForSync blocks until discovery has answered once and every informer has listed
+// once (or ctx ends). The first snapshot must not be taken earlier: without discovery the
+// admin policies would be missing, and a partial list would program a partial policy.
 func (c *Cache) WaitForSync(ctx context.Context) error {
+	for delay := 200 * time.Millisecond; !c.discovered; delay = min(2*delay, 10*time.Second) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for discovery of the policy.networking.k8s.io kinds: %w", context.Cause(ctx))
+		case <-time.After(delay):
+		}
+		err := c.policyAPI.reconcile(ctx)
+		c.discovered = err == nil
+		if err != nil {
+			c.log.Warn("discovering policy.networking.k8s.io kinds; retrying before the first sync", "err", err)
+		}
+	}
+	go c.policyAPI.poll(ctx, c.opts.DiscoveryInterval)
 	syncs := []cache.InformerSynced{c.pods.HasSynced, c.nss.HasSynced, c.nodes.HasSynced, c.netpols.HasSynced}
 	syncs = append(syncs, c.policyAPI.synced()...)
 	if !cache.WaitForCacheSync(ctx.Done(), syncs...) {
