@@ -99,7 +99,7 @@ func Compile(e *policy.Engine, local []int32, opts Options) (*Program, error) {
 	}
 	for _, s := range c.sets {
 		s.Elements = sortElements(s.Elements)
-		s.digest = digestElements(s.Elements)
+		s.summarize()
 		p.Sets = append(p.Sets, s)
 	}
 	sort.Slice(p.Sets, func(i, j int) bool { return p.Sets[i].Name < p.Sets[j].Name })

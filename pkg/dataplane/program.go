@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"sort"
@@ -132,8 +133,10 @@ type Set struct {
 	Elements []Element // sorted, without duplicates
 
 	// digest summarises Elements, so that comparing two programs skips equal sets
-	// without walking them (see Diff); 0 when not computed.
+	// without walking them (see Diff); 0 when not computed. chunks summarise parts of
+	// big sets, so that comparing two versions of one walks only the parts that differ.
 	digest uint64
+	chunks []chunk
 }
 
 // Element is one member of a set. Which fields are used depends on the set's key type.
@@ -195,31 +198,62 @@ var digestSeed = maphash.MakeSeed()
 // compiled; a Set built by hand gets it on first use.
 func (s *Set) Digest() uint64 {
 	if s.digest == 0 {
-		s.digest = digestElements(s.Elements)
+		s.summarize()
 	}
 	return s.digest
 }
 
-func digestElements(es []Element) uint64 {
-	var h maphash.Hash
-	h.SetSeed(digestSeed)
+// A chunk is a run of a big set's elements that ends where the content says: after an
+// element whose hash has its low six bits set (64 elements on average). Inserting or
+// deleting one element changes one chunk and leaves the others, and their ends, as they
+// were, so Diff skips equal chunks of two versions of a set the way it skips equal sets.
+type chunk struct {
+	end int32 // index after the chunk's last element
+	sum uint64
+}
+
+// chunkedSize is the least number of elements for which a set keeps its chunks.
+const chunkedSize = 512
+
+func (s *Set) summarize() {
+	es := s.Elements
+	s.chunks = nil
+	var digest, sum uint64
 	var buf [64]byte
 	for i := range es {
-		e := &es[i]
-		b := buf[:0]
-		a16 := e.Addr.As16()
-		b = append(b, a16[:]...)
-		b = append(b, byte(e.Addr.BitLen()))
+		h := elementHash(&es[i], &buf)
+		sum = mix(sum, h)
+		if h&63 == 63 || i == len(es)-1 {
+			if len(es) >= chunkedSize {
+				s.chunks = append(s.chunks, chunk{int32(i + 1), sum})
+			}
+			digest, sum = mix(digest, sum), 0
+		}
+	}
+	s.digest = mix(digest, uint64(len(es))) | 1 // never 0, which means "not computed"
+}
+
+func mix(a, b uint64) uint64 { return (bits.RotateLeft64(a, 17) ^ b) * 0x100000001b3 }
+
+func elementHash(e *Element, buf *[64]byte) uint64 {
+	b := buf[:0]
+	a16 := e.Addr.As16()
+	b = append(b, a16[:]...)
+	b = append(b, byte(e.Addr.BitLen()))
+	if e.Last.IsValid() {
 		l16 := e.Last.As16()
 		b = append(b, l16[:]...)
+	}
+	if e.Dst.IsValid() {
 		d16 := e.Dst.As16()
 		b = append(b, d16[:]...)
-		b = append(b, byte(e.Proto), byte(e.Port>>8), byte(e.Port), byte(e.PortLast>>8), byte(e.PortLast), byte(e.Verdict.Kind))
-		h.Write(b)
-		h.WriteString(e.Verdict.Target)
-		h.WriteByte(0)
 	}
-	return h.Sum64() | 1 // never 0, which means "not computed"
+	b = append(b, byte(e.Proto), byte(e.Port>>8), byte(e.Port), byte(e.PortLast>>8), byte(e.PortLast), byte(e.Verdict.Kind))
+	h := maphash.Bytes(digestSeed, b)
+	if e.Verdict.Target != "" {
+		h = mix(h, maphash.String(digestSeed, e.Verdict.Target))
+	}
+	return h
 }
 
 // String prints the element as nft does in a set's elements list.

@@ -86,7 +86,7 @@ func Diff(old, new *Program) (d Delta, ok bool) {
 				d.Refill = append(d.Refill, ns.Name)
 				continue
 			}
-			del, add := diffSorted(was.Elements, ns.Elements)
+			del, add := diffSets(was, ns)
 			if len(del) > 0 {
 				d.Delete[ns.Name] = del
 			}
@@ -131,6 +131,54 @@ func sameRules(a, b []Rule) bool {
 	return slices.EqualFunc(a, b, func(x, y Rule) bool {
 		return x.verdict == y.verdict && x.comment == y.comment && slices.Equal(x.matches, y.matches)
 	})
+}
+
+// diffSets returns what only a has and what only b has, skipping the chunks they share
+// when both are big.
+func diffSets(a, b *Set) (onlyA, onlyB []Element) {
+	a.Digest()
+	b.Digest()
+	if a.chunks == nil || b.chunks == nil {
+		return diffSorted(a.Elements, b.Elements)
+	}
+	ea, eb := a.Elements, b.Elements
+	start := func(cs []chunk, k int) int32 {
+		if k == 0 {
+			return 0
+		}
+		return cs[k-1].end
+	}
+	i, j, ci, cj := 0, 0, 0, 0
+	for i < len(ea) && j < len(eb) {
+		if ci < len(a.chunks) && cj < len(b.chunks) && int32(i) == start(a.chunks, ci) && int32(j) == start(b.chunks, cj) &&
+			a.chunks[ci].sum == b.chunks[cj].sum && a.chunks[ci].end-int32(i) == b.chunks[cj].end-int32(j) {
+			i, j = int(a.chunks[ci].end), int(b.chunks[cj].end)
+			ci, cj = ci+1, cj+1
+			continue
+		}
+		if ea[i] == eb[j] {
+			i, j = i+1, j+1
+		} else {
+			switch c := compareElements(&ea[i], &eb[j]); {
+			case c < 0:
+				onlyA = append(onlyA, ea[i])
+				i++
+			case c > 0:
+				onlyB = append(onlyB, eb[j])
+				j++
+			default:
+				onlyA, onlyB = append(onlyA, ea[i]), append(onlyB, eb[j])
+				i, j = i+1, j+1
+			}
+		}
+		for ci < len(a.chunks) && int(a.chunks[ci].end) <= i {
+			ci++
+		}
+		for cj < len(b.chunks) && int(b.chunks[cj].end) <= j {
+			cj++
+		}
+	}
+	return append(onlyA, ea[i:]...), append(onlyB, eb[j:]...)
 }
 
 // diffSorted walks two sorted element lists once and returns what only a has and what

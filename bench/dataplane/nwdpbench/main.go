@@ -1,14 +1,19 @@
-// nwdpbench measures what enforcement costs real connections. In one emulated cluster
-// (pkg/testbed: two nodes, a client pod on one and a server pod on the other) whose
-// policies also see thousands of model pods (pods with addresses that exist only in the
-// nftables sets), it measures under each scenario, interleaved over several rounds:
+// nwdpbench measures what enforcement costs real connections. Each scenario gets an
+// emulated cluster of its own (pkg/testbed: two nodes, a client pod on one and a server
+// pod on the other) whose policies also see thousands of model pods (pods with addresses
+// that exist only in the nftables sets). All are programmed first; then, round after
+// round, each scenario is measured for a moment, in a new random order every round:
 //
-//   - the new-connection rate: TCP connections opened and closed one at a time from the
-//     client to the server;
-//   - the throughput of one TCP stream from the client to the server;
+//   - the new-connection rate: TCP connections opened and closed (with a reset, so no
+//     port waits in TIME_WAIT) one at a time from the client to the server;
+//   - the throughput of one TCP stream from the client to the server.
 //
-// and prints each scenario's median and its ratios to the plain network and to
-// conntrack alone, measured in the same run. The scenarios:
+// A scenario's ratio to plain (or to conntrack only) is the median over rounds of the
+// ratio of its measurement to plain's in the same round: the machine's load drifts, and
+// within a round it drifts little. The median connect time over all of a scenario's
+// connections (tens of thousands) is the steadiest measure of the first packet's path;
+// its ratios are plain's (or conntrack's) median divided by the scenario's, so that,
+// like the rates, lower means slower. The scenarios:
 //
 //   - plain: no nftables table;
 //   - conntrack only: a table whose forward chain accepts established and related
@@ -30,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -61,18 +67,27 @@ type scenario struct {
 	Streams  []float64 `json:"gbitPerSec"`
 	Rate     float64   `json:"medianConnPerSec"`
 	Stream   float64   `json:"medianGbitPerSec"`
-	// Ratios of the medians to plain and to conntrack only.
-	RateToPlain, RateToCT     float64
-	StreamToPlain, StreamToCT float64
-	Elements                  int     `json:"elements,omitempty"`
-	ServerRules               int     `json:"serverRules,omitempty"`
-	EngineMs                  float64 `json:"engineMs,omitempty"`
-	CompileMs                 float64 `json:"compileMs,omitempty"`
-	ApplyMs                   float64 `json:"applyMs,omitempty"`
+	// Ratios to plain and to conntrack only, paired by round: the median of the ratios
+	// within rounds, and their interquartile range.
+	RateToPlain, RateToCT           float64
+	StreamToPlain, StreamToCT       float64
+	RateToPlainIQR, RateToCTIQR     [2]float64
+	StreamToPlainIQR, StreamToCTIQR [2]float64
+	Elements                        int     `json:"elements,omitempty"`
+	ServerRules                     int     `json:"serverRules,omitempty"`
+	EngineMs                        float64 `json:"engineMs,omitempty"`
+	CompileMs                       float64 `json:"compileMs,omitempty"`
+	ApplyMs                         float64 `json:"applyMs,omitempty"`
 
-	kind     int // plain, conntrack, dataplane
-	programs []*dataplane.Program
-	applies  []float64
+	// Connect is the median time a connect took (the client's SYN to the server's
+	// SYN-ACK, through both nodes' forward chains), in µs, over every connection.
+	Connect, ConnectToPlain, ConnectToCT float64
+
+	kind      int // plain, conntrack, dataplane
+	latencies []float64
+	tb        *testbed.Testbed
+	programs  []*dataplane.Program
+	applies   []float64
 }
 
 const (
@@ -87,10 +102,14 @@ func main() {
 	var dur time.Duration
 	var mode string
 	var asJSON bool
+	var seed uint64
+	flag.Uint64Var(&seed, "seed", 1, "seed of the order scenarios are measured in, round by round")
 	flag.StringVar(&policyList, "policies", "100,1000,10000", "NetworkPolicies selecting the server, one scenario each (comma-separated)")
 	flag.IntVar(&modelPods, "model-pods", 10000, "model pods: addresses in the peer sets that no namespace carries")
-	flag.IntVar(&rounds, "rounds", 5, "rounds; every scenario is measured once per round")
-	flag.DurationVar(&dur, "duration", 2*time.Second, "how long each measurement (connections, stream) runs")
+	var streamDur time.Duration
+	flag.IntVar(&rounds, "rounds", 40, "rounds; every scenario is measured once per round")
+	flag.DurationVar(&dur, "duration", 300*time.Millisecond, "how long each connection-rate measurement runs")
+	flag.DurationVar(&streamDur, "stream", 500*time.Millisecond, "how long each stream measurement runs")
 	flag.StringVar(&mode, "mode", "routed", "routed or bridge")
 	flag.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	flag.Parse()
@@ -174,73 +193,117 @@ func main() {
 			s.Name, s.EngineMs, s.CompileMs, s.Elements, s.ServerRules)
 	}
 
-	tb, err := testbed.New(context.Background(), spec)
-	if err != nil {
-		fail(err)
-	}
-	defer tb.Close()
-	conns := make([]*dataplane.Conn, len(spec.Nodes))
-	for i := range conns {
-		if conns[i], err = dataplane.Open(tb.NodeNetns(i)); err != nil {
+	// One testbed per scenario, all built and programmed before measuring, so that the
+	// measurements can alternate quickly without reprogramming anything in between.
+	for _, s := range scenarios {
+		sp := cloneSpec(spec)
+		if s.tb, err = testbed.New(context.Background(), sp); err != nil {
 			fail(err)
 		}
-		defer conns[i].Close()
+		defer s.tb.Close()
+		if err := install(s); err != nil {
+			fail(fmt.Errorf("%s: %w", s.Name, err))
+		}
+		stop, err := serveStream(s.tb, server)
+		if err != nil {
+			fail(err)
+		}
+		defer stop()
 	}
-	stop, err := serveStream(tb, server)
-	if err != nil {
-		fail(err)
-	}
-	defer stop()
 	dst := netip.AddrPortFrom(serverIP, 80).String()
 	streamDst := netip.AddrPortFrom(serverIP, streamPort).String()
 
+	// Every round measures each scenario once, in a new random order, for a short time:
+	// the machine's load drifts (other work, caches), and a scenario is compared with
+	// conntrack only and plain within its round, where the drift is small.
+	r := rand.New(rand.NewPCG(seed, 0))
 	for round := range rounds {
-		for _, s := range scenarios {
-			if err := install(tb, conns, s); err != nil {
-				fail(fmt.Errorf("%s: %w", s.Name, err))
-			}
-			if err := tb.ResetConntrack(); err != nil {
-				fail(err)
-			}
-			rate, err := connectRate(tb, client, dst, dur)
+		order := slices.Clone(scenarios)
+		r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, s := range order {
+			rate, err := connectRate(s.tb, client, dst, dur, &s.latencies)
 			if err != nil {
 				fail(fmt.Errorf("%s: connections: %w", s.Name, err))
 			}
-			gbit, err := stream(tb, client, streamDst, dur)
+			s.Rates = append(s.Rates, rate)
+		}
+		for _, s := range order {
+			gbit, err := stream(s.tb, client, streamDst, streamDur)
 			if err != nil {
 				fail(fmt.Errorf("%s: stream: %w", s.Name, err))
 			}
-			s.Rates, s.Streams = append(s.Rates, rate), append(s.Streams, gbit)
+			s.Streams = append(s.Streams, gbit)
 		}
-		fmt.Fprintf(os.Stderr, "nwdpbench: round %d of %d done\n", round+1, rounds)
-	}
-	for _, s := range scenarios {
-		s.Rate, s.Stream = median(s.Rates), median(s.Streams)
-		s.ApplyMs = median(s.applies)
+		if (round+1)%10 == 0 {
+			fmt.Fprintf(os.Stderr, "nwdpbench: round %d of %d done\n", round+1, rounds)
+		}
 	}
 	p, ct := scenarios[0], scenarios[1]
 	for _, s := range scenarios {
-		s.RateToPlain, s.RateToCT = s.Rate/p.Rate, s.Rate/ct.Rate
-		s.StreamToPlain, s.StreamToCT = s.Stream/p.Stream, s.Stream/ct.Stream
+		s.Connect = median(s.latencies)
+	}
+	for _, s := range scenarios {
+		s.ConnectToPlain, s.ConnectToCT = p.Connect/s.Connect, ct.Connect/s.Connect
+		s.Rate, s.Stream = median(s.Rates), median(s.Streams)
+		s.ApplyMs = median(s.applies)
+		s.RateToPlain, s.RateToPlainIQR = pairedRatio(s.Rates, p.Rates)
+		s.RateToCT, s.RateToCTIQR = pairedRatio(s.Rates, ct.Rates)
+		s.StreamToPlain, s.StreamToPlainIQR = pairedRatio(s.Streams, p.Streams)
+		s.StreamToCT, s.StreamToCTIQR = pairedRatio(s.Streams, ct.Streams)
 	}
 	if asJSON {
-		json.NewEncoder(os.Stdout).Encode(map[string]any{"mode": m, "modelPods": modelPods, "rounds": rounds, "duration": dur.String(), "scenarios": scenarios})
+		json.NewEncoder(os.Stdout).Encode(map[string]any{"mode": m, "modelPods": modelPods, "rounds": rounds,
+			"connDuration": dur.String(), "streamDuration": streamDur.String(), "scenarios": scenarios})
 		return
 	}
-	fmt.Printf("testbed: 2 pods on 2 nodes (%s) + %d model pods in the sets; %v per measurement x %d rounds, medians\n",
-		m, modelPods, dur, rounds)
-	fmt.Printf("connections: TCP connect+close one at a time; stream: one TCP stream\n\n")
-	fmt.Printf("| scenario | set elements | server rules | conn/s | vs plain | vs conntrack | stream Gbit/s | vs plain | vs conntrack | engine / compile / apply (ms) |\n")
-	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("testbed per scenario: 2 pods on 2 nodes (%s) + %d model pods in the sets; %d rounds of %v of connections and %v of stream per scenario\n",
+		m, modelPods, rounds, dur, streamDur)
+	fmt.Printf("connections: TCP connect+close one at a time; stream: one TCP stream; ratios: median over rounds of the ratio within the round [interquartile range]\n\n")
+	fmt.Printf("| scenario | set elements | server rules | conn/s | vs plain | vs conntrack | connect µs (p50) | vs plain | vs conntrack | stream Gbit/s | vs plain | vs conntrack | engine / compile / apply (ms) |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range scenarios {
 		el, rules, times := "-", "-", "-"
 		if s.kind == enforced {
 			el, rules = strconv.Itoa(s.Elements), strconv.Itoa(s.ServerRules)
 			times = fmt.Sprintf("%.0f / %.0f / %.0f", s.EngineMs, s.CompileMs, s.ApplyMs)
 		}
-		fmt.Printf("| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Name, el, rules,
-			s.Rate, s.RateToPlain, s.RateToCT, s.Stream, s.StreamToPlain, s.StreamToCT, times)
+		fmt.Printf("| %s | %s | %s | %.0f | %s | %s | %.1f | %.2f | %.2f | %.2f | %s | %s | %s |\n", s.Name, el, rules,
+			s.Rate, ratio(s.RateToPlain, s.RateToPlainIQR), ratio(s.RateToCT, s.RateToCTIQR),
+			s.Connect, s.ConnectToPlain, s.ConnectToCT,
+			s.Stream, ratio(s.StreamToPlain, s.StreamToPlainIQR), ratio(s.StreamToCT, s.StreamToCTIQR), times)
 	}
+}
+
+func ratio(r float64, iqr [2]float64) string {
+	return fmt.Sprintf("%.2f [%.2f-%.2f]", r, iqr[0], iqr[1])
+}
+
+// pairedRatio is the median, over rounds, of a's measurement divided by b's in the same
+// round, with the interquartile range of those ratios.
+func pairedRatio(a, b []float64) (float64, [2]float64) {
+	var rs []float64
+	for i := range min(len(a), len(b)) {
+		if b[i] > 0 {
+			rs = append(rs, a[i]/b[i])
+		}
+	}
+	slices.Sort(rs)
+	if len(rs) == 0 {
+		return 0, [2]float64{}
+	}
+	return rs[len(rs)/2], [2]float64{rs[len(rs)/4], rs[len(rs)*3/4]}
+}
+
+func cloneSpec(s *testbed.Spec) *testbed.Spec {
+	c := *s
+	c.Families = slices.Clone(s.Families)
+	c.Nodes = slices.Clone(s.Nodes)
+	c.Pods = slices.Clone(s.Pods)
+	for i := range c.Pods {
+		c.Pods[i].IPs = slices.Clone(s.Pods[i].IPs)
+		c.Pods[i].Ports = slices.Clone(s.Pods[i].Ports)
+	}
+	return &c
 }
 
 // ctTable is the conntrack-only scenario's table.
@@ -252,56 +315,54 @@ const ctTable = `table inet nwbench-ct {
 }
 `
 
-// install puts every node in the scenario's state.
-func install(tb *testbed.Testbed, conns []*dataplane.Conn, s *scenario) error {
-	for i, c := range conns {
-		ns := filepath.Base(tb.NodeNetns(i))
-		nft := func(stdin string, args ...string) error {
-			cmd := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...)
-			cmd.Stdin = strings.NewReader(stdin)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("nft %s: %v: %s", strings.Join(args, " "), err, out)
-			}
-			return nil
-		}
-		// Whatever another scenario left goes first.
-		if err := nft("add table inet nwbench-ct\ndelete table inet nwbench-ct\n", "-f", "-"); err != nil {
-			return err
-		}
+// install programs the scenario's testbed: nothing, the conntrack-only table, or the
+// dataplane's programs (applied a few times, to time it).
+func install(s *scenario) error {
+	tb := s.tb
+	for i := range tb.Spec.Nodes {
 		switch s.kind {
-		case plain:
-			if err := c.UninstallTable(testbed.TableName); err != nil {
-				return err
-			}
 		case conntrackOnly:
-			if err := c.UninstallTable(testbed.TableName); err != nil {
-				return err
-			}
-			if err := nft(ctTable, "-f", "-"); err != nil {
-				return err
+			cmd := exec.Command("ip", "netns", "exec", filepath.Base(tb.NodeNetns(i)), "nft", "-f", "-")
+			cmd.Stdin = strings.NewReader(ctTable)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("nft -f: %v: %s", err, out)
 			}
 		case enforced:
-			start := time.Now()
-			if err := c.Apply(s.programs[i]); err != nil {
+			c, err := dataplane.Open(tb.NodeNetns(i))
+			if err != nil {
 				return err
 			}
-			s.applies = append(s.applies, ms(time.Since(start)))
+			defer c.Close() // the table stays
+			for range 3 {
+				start := time.Now()
+				if err := c.Apply(s.programs[i]); err != nil {
+					return err
+				}
+				s.applies = append(s.applies, ms(time.Since(start)))
+			}
 		}
 	}
 	return nil
 }
 
-// connectRate opens and closes connections one at a time for d from the client pod.
-func connectRate(tb *testbed.Testbed, client int, dst string, d time.Duration) (float64, error) {
+// connectRate opens and closes connections one at a time for d from the client pod,
+// and adds how long each connect took to lat (in µs).
+func connectRate(tb *testbed.Testbed, client int, dst string, d time.Duration, lat *[]float64) (float64, error) {
 	var n int
 	var took time.Duration
 	err := tb.InPod(client, func() error {
 		start := time.Now()
 		for time.Since(start) < d {
+			t0 := time.Now()
 			c, err := net.DialTimeout("tcp", dst, time.Second)
 			if err != nil {
 				return err
 			}
+			*lat = append(*lat, float64(time.Since(t0).Nanoseconds())/1000)
+			// Close with a reset: a client closing first keeps its port in TIME_WAIT for a
+			// minute, and at thousands of connections a second the ephemeral ports run out
+			// within seconds; the rate would then measure the port search, not the path.
+			c.(*net.TCPConn).SetLinger(0)
 			c.Close()
 			n++
 		}

@@ -4,10 +4,13 @@
 // changes (a pod coming, going, relabelled; a local pod coming; a policy coming), each
 // split into compile, diff and the kernel write, and it reports the compiler's memory.
 //
-// The cluster: pods in namespaces of 50 with apps of 10 pods, 100 pods a node; every
-// namespace is isolated, lets its own pods in on the named port http, the monitoring
-// namespace on 9100, and every pod of the cluster on 9100 (so the node's programs hold
-// the whole cluster twice: the big sets of a real cluster). The node measured is node0.
+// The cluster: pods in namespaces of 50 with apps of 10 pods, 100 pods a node, the last
+// of each node a prometheus pod in namespace monitoring; every namespace is isolated,
+// lets its own pods and prometheus in on the named port http, and every pod of the
+// cluster on 9100 (so the node's program holds the whole cluster twice: the big sets of
+// a real cluster). The node measured is node0. With -ranges, every pod of the cluster
+// is also let in on ports 30000-30100: pod peers on a port range live in interval sets,
+// which cost more to change as they grow.
 //
 // It needs root. Timings vary with the machine; each change is measured several times
 // and the median printed.
@@ -64,11 +67,12 @@ type result struct {
 func main() {
 	var sizes string
 	var repeat int
-	var withNft, asJSON bool
+	var withNft, asJSON, ranges bool
 	flag.StringVar(&sizes, "pods", "10000,50000,100000", "cluster sizes (pods), comma-separated")
 	flag.IntVar(&repeat, "repeat", 5, "measurements of each change (the median is printed)")
 	flag.BoolVar(&withNft, "nft", false, "also time `nft -f` of the program's text (slow at scale)")
 	flag.BoolVar(&asJSON, "json", false, "print JSON instead of tables")
+	flag.BoolVar(&ranges, "ranges", false, "add a rule letting every pod of the cluster in on a port range (pods on port ranges live in interval sets: the costly case)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fail(fmt.Errorf("needs root: it loads nftables tables in a network namespace of its own"))
@@ -85,7 +89,7 @@ func main() {
 		if err != nil || n < 200 {
 			fail(fmt.Errorf("-pods: %q is not a size of at least 200", f))
 		}
-		r, err := measure(ns, n, repeat, withNft)
+		r, err := measure(ns, n, repeat, withNft, ranges)
 		if err != nil {
 			fail(err)
 		}
@@ -99,9 +103,9 @@ func main() {
 	print(results, withNft)
 }
 
-func measure(ns string, n, repeat int, withNft bool) (*result, error) {
+func measure(ns string, n, repeat int, withNft, ranges bool) (*result, error) {
 	r := &result{Pods: n}
-	base := spec{pods: n}
+	base := spec{pods: n, ranges: ranges}
 	e, took, err := engine(base)
 	if err != nil {
 		return nil, err
@@ -121,6 +125,7 @@ func measure(ns string, n, repeat int, withNft bool) (*result, error) {
 	runtime.ReadMemStats(&m1)
 	runtime.GC()
 	runtime.ReadMemStats(&m2)
+	runtime.KeepAlive(e) // the engine was there before; only the program is new
 	r.AllocMB = float64(m1.TotalAlloc-m0.TotalAlloc) / (1 << 20)
 	r.Allocs = m1.Mallocs - m0.Mallocs
 	r.RetainedMB = (float64(m2.HeapAlloc) - float64(m0.HeapAlloc)) / (1 << 20)
@@ -163,11 +168,11 @@ func measure(ns string, n, repeat int, withNft bool) (*result, error) {
 		name string
 		s    spec
 	}{
-		{"a pod comes on another node", spec{pods: n, extraRemote: true}},
-		{"a pod goes on another node", spec{pods: n, dropRemote: true}},
-		{"a pod on another node is relabelled", spec{pods: n, relabelRemote: true}},
-		{"a pod comes on this node", spec{pods: n, extraLocal: true}},
-		{"a policy comes (new chains and sets)", spec{pods: n, extraPolicy: true}},
+		{"a pod comes on another node", spec{pods: n, ranges: ranges, extraRemote: true}},
+		{"a pod goes on another node", spec{pods: n, ranges: ranges, dropRemote: true}},
+		{"a prometheus pod on another node is relabelled", spec{pods: n, ranges: ranges, relabelRemote: true}},
+		{"a pod comes on this node", spec{pods: n, ranges: ranges, extraLocal: true}},
+		{"a policy comes (new chains and sets)", spec{pods: n, ranges: ranges, extraPolicy: true}},
 	}
 	for _, ch := range changes {
 		res := change{Name: ch.name}
@@ -240,6 +245,7 @@ type spec struct {
 	pods                                int
 	extraRemote, dropRemote, extraLocal bool
 	relabelRemote, extraPolicy          bool
+	ranges                              bool
 }
 
 const podsPerNS, podsPerApp, podsPerNode = 50, 10, 100
@@ -259,11 +265,15 @@ func cluster(s spec) *model.Cluster {
 		if s.dropRemote && i == s.pods-1 {
 			continue
 		}
-		app := fmt.Sprintf("app%d", i%podsPerNS/podsPerApp)
-		if s.relabelRemote && i == s.pods-1 {
-			app = "app-relabelled"
+		ns, app := fmt.Sprintf("ns%d", i/podsPerNS), fmt.Sprintf("app%d", i%podsPerNS/podsPerApp)
+		if i%podsPerNode == podsPerNode-1 {
+			// One monitoring pod a node, allowed into every namespace.
+			ns, app = "monitoring", "prometheus"
+			if s.relabelRemote && i == s.pods-1 {
+				app = "relabelled"
+			}
 		}
-		addPod(fmt.Sprintf("p%d", i), fmt.Sprintf("ns%d", i/podsPerNS), app, fmt.Sprintf("node%d", i/podsPerNode), podIP(i))
+		addPod(fmt.Sprintf("p%d", i), ns, app, fmt.Sprintf("node%d", i/podsPerNode), podIP(i))
 	}
 	if s.extraRemote {
 		addPod("new-remote", "ns0", "app0", "node9999", netip.MustParseAddr("10.255.0.1"))
@@ -274,6 +284,7 @@ func cluster(s spec) *model.Cluster {
 	tcp := corev1.ProtocolTCP
 	http := intstr.FromString("http")
 	metrics := intstr.FromInt32(9100)
+	ranged := intstr.FromInt32(30000)
 	for ns := range (s.pods + podsPerNS - 1) / podsPerNS {
 		name := fmt.Sprintf("ns%d", ns)
 		deny := &networkingv1.NetworkPolicy{}
@@ -284,13 +295,23 @@ func cluster(s spec) *model.Cluster {
 		allow.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
 			From: []networkingv1.NetworkPolicyPeer{
 				{PodSelector: &metav1.LabelSelector{}},
-				{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{model.NamespaceNameLabel: "monitoring"}}},
+				{
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{model.NamespaceNameLabel: "monitoring"}},
+					PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "prometheus"}},
+				},
 			},
 			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &http}},
 		}, {
 			From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}},
 			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &metrics}},
 		}}
+		if s.ranges {
+			end := int32(30100)
+			allow.Spec.Ingress = append(allow.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{
+				From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}},
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &ranged, EndPort: &end}},
+			})
+		}
 		c.NetworkPolicies = append(c.NetworkPolicies, deny, allow)
 	}
 	if s.extraPolicy {

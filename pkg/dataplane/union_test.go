@@ -1,0 +1,153 @@
+package dataplane
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/netwarden/netwarden/pkg/loader"
+	"github.com/netwarden/netwarden/pkg/policy"
+)
+
+// ingressRules returns the rules of the chain deciding ingress for the pod at addr.
+func ingressRules(t *testing.T, p *Program, addr string) []Rule {
+	t.Helper()
+	for _, e := range p.Set("ingress4").Elements {
+		if e.Addr.String() == addr {
+			return p.Chain(e.Verdict.Target).Rules
+		}
+	}
+	t.Fatalf("no ingress chain for %s", addr)
+	return nil
+}
+
+// TestTierLookupsDoNotGrowWithPolicies: whatever the number of NetworkPolicies selecting
+// a pod, its chain holds the same few lookups; only the sets grow.
+func TestTierLookupsDoNotGrowWithPolicies(t *testing.T) {
+	var want int
+	for _, n := range []int{10, 100, 1000} {
+		e, err := policy.Compile(policyCluster(n, 2000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Compile(e, []int32{0}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := ingressRules(t, p, "10.244.0.2")
+		if want == 0 {
+			want = len(rules)
+		}
+		if len(rules) != want || len(rules) > 6 {
+			t.Fatalf("%d policies: the chain has %d rules, with 10 policies %d:\n%s", n, len(rules), want, p.Chain(p.Set("ingress4").Elements[0].Verdict.Target))
+		}
+	}
+}
+
+func compileYAML(t *testing.T, manifests string) *Program {
+	t.Helper()
+	c, err := loader.LoadBytes("test.yaml", []byte(manifests), loader.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := policy.Compile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(e, localPods(e, ""), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const twoPods = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: a}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: a, labels: {app: web}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: a, labels: {app: db}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.2}
+`
+
+// TestAdminRunsOfOneVerdictMerge: consecutive admin rules with the same verdict share
+// lookups (their union decides as the first of them would); a rule with another verdict
+// between them keeps them apart, since first-match order matters across verdicts.
+func TestAdminRunsOfOneVerdictMerge(t *testing.T) {
+	anp := func(actions ...string) string {
+		var rules []string
+		for i, a := range actions {
+			rules = append(rules, fmt.Sprintf("{name: r%d, action: %s, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}], ports: [{portNumber: {protocol: TCP, port: %d}}]}", i, a, 80+i))
+		}
+		return twoPods + fmt.Sprintf(`---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: guard}
+spec:
+  priority: 1
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: db}}}}
+  ingress: [%s]
+`, strings.Join(rules, ", "))
+	}
+	for _, tc := range []struct {
+		name    string
+		actions []string
+		want    []string // the chain's verdicts, in order
+	}{
+		{"allows in a row are one lookup", []string{"Allow", "Allow", "Allow"}, nil},
+		{"denies in a row are one lookup", []string{"Deny", "Deny"}, []string{"drop"}},
+		{"a deny between allows keeps them apart", []string{"Allow", "Deny", "Allow"}, []string{"return", "drop"}},
+		{"runs of each verdict", []string{"Allow", "Allow", "Deny", "Deny", "Allow"}, []string{"return", "drop"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := compileYAML(t, anp(tc.actions...))
+			m := p.Set("ingress4")
+			if tc.want == nil {
+				// Only allows: nothing to do, the pod needs no chain.
+				if len(m.Elements) != 0 {
+					t.Fatalf("allow-only admin rules still dispatch the pod:\n%s", p)
+				}
+				return
+			}
+			var got []string
+			for _, r := range ingressRules(t, p, "10.0.0.2") {
+				got = append(got, r.Verdict().String())
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("verdicts %v, want %v:\n%s", got, tc.want, p)
+			}
+		})
+	}
+}
+
+// TestRunCommentsNameTheirRules: a lookup's comment names the policy rules of its run,
+// and says how many more when they do not fit nft's comment limit.
+func TestRunCommentsNameTheirRules(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(twoPods)
+	for i := range 30 {
+		fmt.Fprintf(&b, `---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-%02d, namespace: a}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}], ports: [{port: %d}]}]
+`, i, 1000+i)
+	}
+	p := compileYAML(t, b.String())
+	rules := ingressRules(t, p, "10.0.0.2")
+	c := rules[0].Comment()
+	if !strings.HasPrefix(c, "NetworkPolicy a/allow-00 ingress[0]; NetworkPolicy a/allow-01 ingress[0]") || !strings.HasSuffix(c, " more") || len(c) > maxComment-1 {
+		t.Fatalf("comment %q (%d characters)", c, len(c))
+	}
+}
