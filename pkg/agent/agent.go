@@ -338,30 +338,6 @@ func LocalPods(e *policy.Engine, node string) []int32 {
 	return out
 }
 
-// nodeScope returns the part of c that can decide this node's verdicts: everything but
-// the NetworkPolicies of namespaces without a pod on the node. A NetworkPolicy selects
-// pods of its own namespace only, and a node enforces only its own pods (the other end of
-// a connection is checked by its own node), so the others cannot change what this node
-// programs; leaving them out saves compiling them, and their changes then leave the
-// kernel untouched. Admin kinds select across namespaces and are all kept. The returned
-// cluster shares c's objects.
-func nodeScope(c *model.Cluster, node string) *model.Cluster {
-	here := map[string]bool{}
-	for _, p := range c.Pods {
-		if p.Spec.NodeName == node && !p.Spec.HostNetwork {
-			here[p.Namespace] = true
-		}
-	}
-	out := *c
-	out.NetworkPolicies = make([]*networkingv1.NetworkPolicy, 0, len(c.NetworkPolicies))
-	for _, np := range c.NetworkPolicies {
-		if here[np.Namespace] {
-			out.NetworkPolicies = append(out.NetworkPolicies, np)
-		}
-	}
-	return &out
-}
-
 // compileTolerant compiles the cluster, leaving out each policy that cannot be compiled
 // (only objects the API server did not validate, such as those of a CRD newer than
 // netwarden, can fail) rather than freezing the whole node on the last good rules.

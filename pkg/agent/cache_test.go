@@ -153,7 +153,10 @@ func TestSnapshotFollowsTheAPI(t *testing.T) {
 			return n != nil && n.Labels["zone"] == "z1" && len(ap.Engine.NodeIPs(node)) == 1
 		}},
 		{"a NetworkPolicy create is seen", func(t *testing.T) {
-			if _, err := cs.NetworkingV1().NetworkPolicies(ns).Create(ctx, allowFromWeb("db", 5432), metav1.CreateOptions{}); err != nil {
+			np := allowFromWeb("db", 5432)
+			// It selects a local pod: the node compiles only the policies of its pods.
+			np.Spec.PodSelector = *sel("app", "new")
+			if _, err := cs.NetworkingV1().NetworkPolicies(ns).Create(ctx, np, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}, func(ap Applied) bool {
