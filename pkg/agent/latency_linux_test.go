@@ -286,6 +286,10 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 		*d = d.Round(100 * time.Microsecond)
 	}
 	t.Logf("%d pods, %d policy creates: create→kernel p50 %v p90 %v p99 %v max %v; %d syncs, sync p50 %v", total, changes, res.p50, res.p90, res.p99, res.max, res.syncs, res.syncP50)
+	q := len(lat) / 4
+	t.Logf("by how many policies the node already had: first quarter p50 %v p99 %v, last quarter p50 %v p99 %v",
+		quantile(lat[:q], .5).Round(100*time.Microsecond), quantile(lat[:q], .99).Round(100*time.Microsecond),
+		quantile(lat[len(lat)-q:], .5).Round(100*time.Microsecond), quantile(lat[len(lat)-q:], .99).Round(100*time.Microsecond))
 	t.Logf("sync phases p50: snapshot %v, policy.Compile %v, dataplane.Compile %v, write %v", quantile(snaps, .5).Round(100*time.Microsecond),
 		quantile(cores, .5).Round(100*time.Microsecond), res.compileP50, res.writeP50)
 	t.Logf("%d of %d syncs incremental; %d elements written per sync on average", incremental, len(syncs), written/max(1, len(syncs)))
