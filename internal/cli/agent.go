@@ -225,9 +225,10 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 }
 
 // AgentGCPercent is the agent's default GOGC. Each sync rebuilds the cluster's compiled
-// form, a few MB of short-lived garbage per thousand pods; collecting less often cuts
-// the CPU of a sync at 10k pods by about a quarter (BenchmarkSyncCPU) for a larger heap,
-// which GOMEMLIMIT (set from the container's memory limit in deploy/) keeps bounded.
+// form, about 1 MB of short-lived garbage per thousand pods; collecting less often cuts
+// the CPU of a sync at 10k pods by 9-13% on an idle machine, more under contention
+// (BenchmarkSyncCPU), for a larger heap, which GOMEMLIMIT (set from the container's
+// memory limit in deploy/) keeps bounded.
 const AgentGCPercent = 400
 
 func setGCPercent(log *slog.Logger) {
