@@ -29,6 +29,10 @@ import (
 //	                                    port ranges, pod peers on port ranges
 //	peer @..._nets                      interval: ipBlocks on any port
 //
+// except that pod peers on a port range, when a run has at most maxRangeSets distinct
+// ranges of them, get a hash set and a lookup per range instead of joining the
+// interval set (see maxRangeSets).
+//
 // plus, for ingress named ports, which mean the subject's own container ports, a ports and
 // a ranges lookup of the run resolved for that subject (kept apart so that subjects whose
 // named ports differ still share the big sets).
@@ -177,7 +181,23 @@ type unionKey struct {
 // does not need.
 type union struct {
 	ports, addrs, ranges, nets string
+	// byRange are hash sets of pod and node peers on one port range each, when a run has
+	// only a few such ranges.
+	byRange []rangeSet
 }
+
+type rangeSet struct {
+	set   string
+	ports portMatch
+}
+
+// maxRangeSets is how many port ranges with pod or node peers a run keeps in hash sets
+// of their own, a lookup each; past it they join the interval set. Pods come and go
+// cheaply in a hash set, while changing an interval set costs the kernel more the
+// bigger it is (tens of milliseconds to delete one of 25,000 scattered addresses); but
+// a run's lookups must stay few, so many ranges (rare: endPort with pod selectors) go to
+// the interval set.
+const maxRangeSets = 4
 
 // unionRules are the lookups of a union, in one family.
 func (c *compiler) unionRules(d policy.Direction, fam Family, parts []part, v Verdict, note string) []Rule {
@@ -189,6 +209,9 @@ func (c *compiler) unionRules(d policy.Direction, fam Family, parts []part, v Ve
 	}
 	if u.addrs != "" {
 		out = append(out, rule().addr(peer, fam, u.addrs).verdictOf(v).note(note))
+	}
+	for _, r := range u.byRange {
+		out = append(out, rule().addr(peer, fam, r.set).dport(r.ports.proto, r.ports.lo, r.ports.hi).verdictOf(v).note(note))
 	}
 	if u.ranges != "" {
 		out = append(out, rule().tuple(peer, fam, u.ranges).verdictOf(v).note(note))
@@ -252,6 +275,21 @@ func (c *compiler) union(d policy.Direction, fam Family, parts []part) union {
 		}
 	}
 	needPorts = needPorts || len(single) > 0
+	base := c.unionBase(d, parts, key)
+	var u union
+	if len(multi) <= maxRangeSets {
+		for _, pm := range multi {
+			list := c.addrs(ranged[pm], fam)
+			els := make([]Element, len(list))
+			for i, a := range list {
+				els[i] = Element{Addr: a}
+			}
+			name := fmt.Sprintf("%s_%s%d-%d_addrs%d", base, protoName(pm.proto), pm.lo, pm.hi, fam)
+			c.addSet(&Set{Name: name, Key: addrKey(fam), Elements: els})
+			u.byRange = append(u.byRange, rangeSet{name, pm})
+		}
+		multi = nil
+	}
 	needRanges = len(multi) > 0
 	lists := make([][]netip.Addr, len(single))
 	n := len(ports)
@@ -267,8 +305,8 @@ func (c *compiler) union(d policy.Direction, fam Family, parts []part) union {
 		}
 	}
 	for _, pm := range multi {
-		for _, a := range c.addrs(ranged[pm], fam) {
-			boxes = append(boxes, box{netipx.IPRangeFrom(a, a), pm.proto, pm.lo, pm.hi})
+		for _, rg := range coalesce(c.addrs(ranged[pm], fam)) {
+			boxes = append(boxes, box{rg, pm.proto, pm.lo, pm.hi})
 		}
 	}
 	var addrs []Element
@@ -280,8 +318,6 @@ func (c *compiler) union(d policy.Direction, fam Family, parts []part) union {
 		}
 	}
 
-	base := c.unionBase(d, parts, key)
-	var u union
 	if needPorts {
 		u.ports = fmt.Sprintf("%s_ports%d", base, fam)
 		c.addSet(&Set{Name: u.ports, Key: tupleKey(fam), Elements: ports})
@@ -378,4 +414,18 @@ func ruleList(idx []int) string {
 		i = j + 1
 	}
 	return b.String()
+}
+
+// coalesce turns sorted addresses into ranges of consecutive ones.
+func coalesce(addrs []netip.Addr) []netipx.IPRange {
+	var out []netipx.IPRange
+	for i := 0; i < len(addrs); {
+		j := i
+		for j+1 < len(addrs) && addrs[j].Next() == addrs[j+1] {
+			j++
+		}
+		out = append(out, netipx.IPRangeFrom(addrs[i], addrs[j]))
+		i = j + 1
+	}
+	return out
 }
