@@ -523,14 +523,9 @@ func (c *compiler) cnp(o *v1beta1.ClusterNetworkPolicy) error {
 	for _, r := range o.Spec.Egress {
 		ar := adminRule{name: r.Name, action: anpAction(string(r.Action)), protos: r.Protocols, cnp: true}
 		for _, t := range r.To {
-			var nets, doms []string
-			for _, n := range t.Networks {
-				nets = append(nets, string(n))
-			}
-			for _, d := range t.DomainNames {
-				doms = append(doms, string(d))
-			}
-			ar.peers = append(ar.peers, adminPeer{namespaces: t.Namespaces, pods: nsPod(t.Pods), nodes: t.Nodes, networks: nets, domains: doms})
+			doms := strs(t.DomainNames)
+			sort.Strings(doms)
+			ar.peers = append(ar.peers, adminPeer{namespaces: t.Namespaces, pods: nsPod(t.Pods), nodes: t.Nodes, networks: strs(t.Networks), domains: doms})
 		}
 		eg = append(eg, ar)
 	}
@@ -551,18 +546,17 @@ func (c *compiler) finishAdmin(p *Policy, in, eg []adminRule) error {
 	return nil
 }
 
-func cidrs(in []v1alpha1.CIDR) []string {
-	if in == nil {
-		return nil
-	}
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = string(s)
-	}
+func cidrs(in []v1alpha1.CIDR) []string { return strs(in) }
+
+func domains(in []v1alpha1.DomainName) []string {
+	out := strs(in)
+	sort.Strings(out)
 	return out
 }
 
-func domains(in []v1alpha1.DomainName) []string {
+// strs converts a list of string-typed API values, keeping nil (field absent) apart from
+// empty.
+func strs[T ~string](in []T) []string {
 	if in == nil {
 		return nil
 	}
@@ -570,6 +564,5 @@ func domains(in []v1alpha1.DomainName) []string {
 	for i, s := range in {
 		out[i] = string(s)
 	}
-	sort.Strings(out)
 	return out
 }

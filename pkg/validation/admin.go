@@ -299,17 +299,7 @@ func ClusterNetworkPolicy(o *v1beta1.ClusterNetworkPolicy) field.ErrorList {
 	spec := field.NewPath("spec")
 	errs = append(errs, action(spec.Child("tier"), string(o.Spec.Tier), "Admin", "Baseline")...)
 	errs = append(errs, priority(spec.Child("priority"), o.Spec.Priority)...)
-	s := o.Spec.Subject
-	set := 0
-	if s.Namespaces != nil {
-		set++
-		errs = append(errs, selector(spec.Child("subject", "namespaces"), s.Namespaces)...)
-	}
-	if s.Pods != nil {
-		set++
-		errs = append(errs, namespacedPod(spec.Child("subject", "pods"), &s.Pods.NamespaceSelector, &s.Pods.PodSelector)...)
-	}
-	errs = append(errs, onePeer(spec.Child("subject"), set)...)
+	errs = append(errs, anpPeerFields{namespaces: o.Spec.Subject.Namespaces, pods: cnpPods(o.Spec.Subject.Pods)}.validate(spec.Child("subject"))...)
 	errs = append(errs, count(spec.Child("ingress"), len(o.Spec.Ingress), 0, maxCNPRules)...)
 	errs = append(errs, count(spec.Child("egress"), len(o.Spec.Egress), 0, maxCNPRules)...)
 	actions := []string{"Accept", "Deny", "Pass"}
@@ -319,17 +309,7 @@ func ClusterNetworkPolicy(o *v1beta1.ClusterNetworkPolicy) field.ErrorList {
 		errs = append(errs, action(p.Child("action"), string(r.Action), actions...)...)
 		errs = append(errs, count(p.Child("from"), len(r.From), 1, maxCNPPeers)...)
 		for j, peer := range r.From {
-			pp := p.Child("from").Index(j)
-			set := 0
-			if peer.Namespaces != nil {
-				set++
-				errs = append(errs, selector(pp.Child("namespaces"), peer.Namespaces)...)
-			}
-			if peer.Pods != nil {
-				set++
-				errs = append(errs, namespacedPod(pp.Child("pods"), &peer.Pods.NamespaceSelector, &peer.Pods.PodSelector)...)
-			}
-			errs = append(errs, onePeer(pp, set)...)
+			errs = append(errs, anpPeerFields{namespaces: peer.Namespaces, pods: cnpPods(peer.Pods)}.validate(p.Child("from").Index(j))...)
 		}
 		errs = append(errs, cnpProtocols(p.Child("protocols"), r.Protocols)...)
 	}
@@ -344,10 +324,7 @@ func ClusterNetworkPolicy(o *v1beta1.ClusterNetworkPolicy) field.ErrorList {
 		}
 		for j, peer := range r.To {
 			pp := p.Child("to").Index(j)
-			f := anpPeerFields{namespaces: peer.Namespaces, nodes: peer.Nodes}
-			if peer.Pods != nil {
-				f.pods = &v1alpha1.NamespacedPod{NamespaceSelector: peer.Pods.NamespaceSelector, PodSelector: peer.Pods.PodSelector}
-			}
+			f := anpPeerFields{namespaces: peer.Namespaces, nodes: peer.Nodes, pods: cnpPods(peer.Pods)}
 			if peer.Networks != nil {
 				f.networks = make([]v1alpha1.CIDR, len(peer.Networks))
 				for k, n := range peer.Networks {
@@ -371,6 +348,14 @@ func ClusterNetworkPolicy(o *v1beta1.ClusterNetworkPolicy) field.ErrorList {
 		errs = append(errs, cnpProtocols(p.Child("protocols"), r.Protocols)...)
 	}
 	return errs
+}
+
+// cnpPods reads a ClusterNetworkPolicy pods peer as the identical v1alpha1 shape.
+func cnpPods(p *v1beta1.NamespacedPod) *v1alpha1.NamespacedPod {
+	if p == nil {
+		return nil
+	}
+	return &v1alpha1.NamespacedPod{NamespaceSelector: p.NamespaceSelector, PodSelector: p.PodSelector}
 }
 
 func cnpProtocols(path *field.Path, ps []v1beta1.ClusterNetworkPolicyProtocol) field.ErrorList {
