@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,24 @@ func (e *CompileError) Error() string {
 type compiler struct {
 	e   *Engine
 	ref model.Ref
+	// podSets memoizes podSet by selector text: policies often repeat the same peers
+	// (one namespace selector, a few app labels), and each podSet walks every identity.
+	podSets map[podSetKey]bitset
+}
+
+type podSetKey struct {
+	ownNS, ns, pod string
+	nsAll          bool // nsSel selects by label (ns is its text); otherwise ownNS alone
+}
+
+// selectorKey is a selector's canonical text, and whether that text identifies it:
+// labels.Nothing() prints as "" like labels.Everything(), so it is not memoized.
+func selectorKey(s labels.Selector) (string, bool) {
+	if s == nil || s.Empty() {
+		return "", true
+	}
+	t := s.String()
+	return t, t != ""
 }
 
 func (c *compiler) compileAll() error {
@@ -76,6 +95,30 @@ func (c *compiler) selector(field string, s *metav1.LabelSelector) (labels.Selec
 // podSet computes which identities a (namespace selector, pod selector) pair selects. A nil
 // nsSel means "the namespace named ownNS"; a nil podSel means every pod.
 func (c *compiler) podSet(nsSel labels.Selector, ownNS string, podSel labels.Selector) bitset {
+	key := podSetKey{ownNS: ownNS, nsAll: nsSel != nil}
+	var ok1, ok2 bool
+	key.ns, ok1 = selectorKey(nsSel)
+	key.pod, ok2 = selectorKey(podSel)
+	if !key.nsAll {
+		key.ns, ok1 = "", true
+	} else {
+		key.ownNS = "" // unused when a namespace selector is given
+	}
+	if !ok1 || !ok2 {
+		return c.walkPodSet(nsSel, ownNS, podSel)
+	}
+	if b, ok := c.podSets[key]; ok {
+		return slices.Clone(b) // callers own their sets
+	}
+	b := c.walkPodSet(nsSel, ownNS, podSel)
+	if c.podSets == nil {
+		c.podSets = map[podSetKey]bitset{}
+	}
+	c.podSets[key] = b
+	return slices.Clone(b)
+}
+
+func (c *compiler) walkPodSet(nsSel labels.Selector, ownNS string, podSel labels.Selector) bitset {
 	nsOK := make([]bool, len(c.e.namespaces))
 	for i, ns := range c.e.namespaces {
 		if nsSel == nil {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -81,7 +82,9 @@ type identity struct {
 
 // Compile builds the engine. The cluster must be normalized (model.Cluster.Normalize).
 func Compile(c *model.Cluster) (*Engine, error) {
-	e := &Engine{Cluster: c, nsIndex: map[string]int32{}, byKey: map[string]int32{}, byIP: map[netip.Addr]int32{}, nodeIPs: map[string][]netip.Addr{}}
+	e := &Engine{Cluster: c, nsIndex: make(map[string]int32, len(c.Namespaces)), byKey: make(map[string]int32, len(c.Pods)),
+		byIP: make(map[netip.Addr]int32, len(c.Pods)), nodeIPs: map[string][]netip.Addr{}}
+	e.Pods = slices.Grow(e.Pods, len(c.Pods))
 	for i, ns := range c.Namespaces {
 		e.namespaces = append(e.namespaces, nsInfo{name: ns.Name, labels: labels.Set(ns.Labels)})
 		e.nsIndex[ns.Name] = int32(i)
@@ -138,12 +141,18 @@ func Compile(c *model.Cluster) (*Engine, error) {
 }
 
 func identityKey(ns string, l map[string]string) string {
-	keys := make([]string, 0, len(l))
-	for k := range l {
+	// Most pods have a handful of labels: sort their keys in a stack array and size the
+	// key once, rather than allocating a slice and growing a builder for every pod.
+	var buf [16]string
+	keys := buf[:0]
+	n := len(ns)
+	for k, v := range l {
 		keys = append(keys, k)
+		n += 2 + len(k) + len(v)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	var b strings.Builder
+	b.Grow(n)
 	b.WriteString(ns)
 	for _, k := range keys {
 		b.WriteByte(0)
@@ -154,13 +163,21 @@ func identityKey(ns string, l map[string]string) string {
 	return b.String()
 }
 
+// podIPs lists the pod's addresses, each once. A pod has one or two: a linear search
+// beats a map.
 func podIPs(p *corev1.Pod) []netip.Addr {
 	var ips []netip.Addr
-	seen := map[netip.Addr]bool{}
 	add := func(s string) {
-		if ip, err := netip.ParseAddr(s); err == nil && !seen[ip.Unmap()] {
-			seen[ip.Unmap()] = true
-			ips = append(ips, ip.Unmap())
+		if s == "" {
+			return
+		}
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return
+		}
+		ip = ip.Unmap()
+		if !slices.Contains(ips, ip) {
+			ips = append(ips, ip)
 		}
 	}
 	add(p.Status.PodIP)
