@@ -100,13 +100,17 @@ func Compile(c *model.Cluster) (*Engine, error) {
 		}
 	}
 	identIndex := map[string]int32{}
+	// Every pod's addresses and named ports are cut from two shared arrays rather than
+	// allocated one pod at a time (capacity-limited, so an append never reaches a neighbor).
+	var ipSlab []netip.Addr
+	var portSlab []NamedPort
 	for i, p := range c.Pods {
 		info := PodInfo{Pod: p, Key: p.Namespace + "/" + p.Name, Ident: -1, HostNetwork: p.Spec.HostNetwork}
-		info.IPs = podIPs(p)
+		ipSlab, info.IPs = cut(appendPodIPs(ipSlab, p), len(ipSlab), 2*len(c.Pods))
 		if info.HostNetwork && len(info.IPs) == 0 {
 			info.IPs = e.nodeIPs[p.Spec.NodeName]
 		}
-		info.NamedPorts = namedPorts(p)
+		portSlab, info.NamedPorts = cut(appendNamedPorts(portSlab, p), len(portSlab), 2*len(c.Pods))
 		if !info.HostNetwork {
 			key := identityKey(p.Namespace, p.Labels)
 			id, ok := identIndex[key]
@@ -163,10 +167,24 @@ func identityKey(ns string, l map[string]string) string {
 	return b.String()
 }
 
-// podIPs lists the pod's addresses, each once. A pod has one or two: a linear search
-// beats a map.
-func podIPs(p *corev1.Pod) []netip.Addr {
-	var ips []netip.Addr
+// cut returns slab and its elements from start on, capacity-limited (nil when there are
+// none, as a pod without addresses or named ports always had). When slab is full, the
+// next one is allocated with room for about size more elements.
+func cut[T any](slab []T, start, size int) ([]T, []T) {
+	if len(slab) == start {
+		return slab, nil
+	}
+	own := slab[start:len(slab):len(slab)]
+	if cap(slab)-len(slab) < 4 { // the next pod's few elements would spill: start a fresh slab
+		slab = make([]T, 0, max(size, 16))
+	}
+	return slab, own
+}
+
+// appendPodIPs appends the pod's addresses, each once, to ips. A pod has one or two: a
+// linear search beats a map.
+func appendPodIPs(ips []netip.Addr, p *corev1.Pod) []netip.Addr {
+	start := len(ips)
 	add := func(s string) {
 		if s == "" {
 			return
@@ -176,7 +194,7 @@ func podIPs(p *corev1.Pod) []netip.Addr {
 			return
 		}
 		ip = ip.Unmap()
-		if !slices.Contains(ips, ip) {
+		if !slices.Contains(ips[start:], ip) {
 			ips = append(ips, ip)
 		}
 	}
@@ -187,9 +205,9 @@ func podIPs(p *corev1.Pod) []netip.Addr {
 	return ips
 }
 
-// namedPorts lists the pod's named container ports, init (sidecar) containers included.
-func namedPorts(p *corev1.Pod) []NamedPort {
-	var out []NamedPort
+// appendNamedPorts appends the pod's named container ports, init (sidecar) containers
+// included, to out.
+func appendNamedPorts(out []NamedPort, p *corev1.Pod) []NamedPort {
 	for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
 		for _, c := range cs {
 			for _, cp := range c.Ports {
