@@ -16,10 +16,12 @@ import (
 // atomically.
 //
 // Unless established connections are kept, the connections a new program denies are
-// cut by deleting their conntrack entries. That walks the node's whole conntrack table,
-// so it runs beside the sync loop, on its own connection, right after each write: new
-// connections meet the new rules as soon as the write returns, and established ones
+// cut by deleting their conntrack entries. That can walk the node's whole conntrack
+// table, so it runs beside the sync loop, on its own connection, right after each write:
+// new connections meet the new rules as soon as the write returns, and established ones
 // lose their entry a moment later (their next packet is then new and meets the rules).
+// After an incremental write it reads the table only when the change may deny something
+// (dataplane.DenialScope), and judges only the connections of the addresses concerned.
 type NFTables struct {
 	conn *dataplane.Conn
 	opts dataplane.Options
@@ -80,7 +82,8 @@ func (n *NFTables) Program(e *policy.Engine, local []int32, full bool) (ProgramS
 	old := n.last
 	n.last = nil
 	st.Written = st.SetElements
-	if d, ok := dataplane.Diff(old, p); ok && !full {
+	d, ok := dataplane.Diff(old, p)
+	if ok && !full {
 		st.Incremental, st.Written = true, d.Elements(p)
 		err = n.conn.ApplyDelta(p, d)
 	} else {
@@ -93,7 +96,11 @@ func (n *NFTables) Program(e *policy.Engine, local []int32, full bool) (ProgramS
 	}
 	n.last = p
 	if n.forget != nil {
-		n.forget.submit(p)
+		if st.Incremental {
+			n.forget.submit(change{old, p, d})
+		} else {
+			n.forget.submit(change{new: p})
+		}
 	}
 	return st, nil
 }
@@ -124,18 +131,28 @@ func (n *NFTables) Close() error {
 	return n.conn.Close()
 }
 
-// forgetter deletes the conntrack entries of connections the latest program denies, one
-// program at a time: programs submitted while it works replace each other, and only the
-// newest is used next (it is the one in the kernel).
+// forgetter deletes the conntrack entries of connections the latest program denies.
+// Changes submitted while it works are taken together next: the newest program (the one
+// in the kernel) judges the connections any of them may deny, since a connection could
+// have started under any program in between.
 type forgetter struct {
 	conn *dataplane.Conn
 	kick chan struct{}
 	done chan struct{}
 
-	mu   sync.Mutex
-	next *dataplane.Program
-	hook func(int, time.Duration, error)
-	stop bool
+	mu      sync.Mutex
+	pending []change
+	hook    func(int, time.Duration, error)
+	stop    bool
+	// failed: the last cleanup may have left connections it should have cut, so the
+	// next one judges every connection.
+	failed bool
+}
+
+// change is one write: from old to new by d, or (old nil) the table replaced whole.
+type change struct {
+	old, new *dataplane.Program
+	d        dataplane.Delta
 }
 
 func newForgetter(c *dataplane.Conn) *forgetter {
@@ -144,9 +161,12 @@ func newForgetter(c *dataplane.Conn) *forgetter {
 	return f
 }
 
-func (f *forgetter) submit(p *dataplane.Program) {
+func (f *forgetter) submit(c change) {
 	f.mu.Lock()
-	f.next = p
+	if c.old == nil {
+		f.pending = f.pending[:0] // everything is judged anyway
+	}
+	f.pending = append(f.pending, c)
 	f.mu.Unlock()
 	select {
 	case f.kick <- struct{}{}:
@@ -158,19 +178,27 @@ func (f *forgetter) loop() {
 	defer close(f.done)
 	for range f.kick {
 		f.mu.Lock()
-		p, hook, stop := f.next, f.hook, f.stop
-		f.next = nil
+		pending, hook, stop := f.pending, f.hook, f.stop
+		f.pending = nil
 		f.mu.Unlock()
 		if stop {
 			return
 		}
-		if p == nil {
+		if len(pending) == 0 {
 			continue
 		}
 		start := time.Now()
-		n, err := f.conn.ForgetDenied(p)
+		var scope dataplane.DenyScope
+		if f.failed {
+			scope = dataplane.DenyAll()
+		}
+		for _, c := range pending {
+			scope = scope.Union(dataplane.DenialScope(c.old, c.new, c.d))
+		}
+		st, err := f.conn.ForgetDeniedIn(pending[len(pending)-1].new, scope)
+		f.failed = err != nil
 		if hook != nil {
-			hook(n, time.Since(start), err)
+			hook(st.Deleted, time.Since(start), err)
 		}
 	}
 }
