@@ -231,8 +231,8 @@ func TestForgetDeniedAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Deleted != 1 || st.Judged != 2 {
-		t.Errorf("after the removal: %+v, want 2 judged (the ones with backend-2), 1 deleted", st)
+	if st.Deleted != 1 || st.Judged != 2 || st.Listed != 2 {
+		t.Errorf("after the removal: %+v, want 2 listed by the kernel (CTA_FILTER, Linux 5.8) and judged (the ones with backend-2), 1 deleted", st)
 	}
 	got := tracked()
 	for name, fl := range flows {
@@ -300,8 +300,8 @@ func TestForgetDeniedScale(t *testing.T) {
 			if err != nil || sc.Deleted != 10 {
 				t.Fatalf("scoped cleanup after the removal: %+v, %v; want 10 deleted", sc, err)
 			}
-			t.Logf("%d entries: full %v (%d judged); removal scoped %v (%d judged, %d deleted), %.1fx; addition %v (%d listed)",
-				n, fullT.Round(time.Microsecond), full.Judged, scT.Round(time.Microsecond), sc.Judged, sc.Deleted,
+			t.Logf("%d entries: full %v (%d judged); removal scoped %v (%d listed, %d judged, %d deleted), %.1fx; addition %v (%d listed)",
+				n, fullT.Round(time.Microsecond), full.Judged, scT.Round(time.Microsecond), sc.Listed, sc.Judged, sc.Deleted,
 				float64(fullT)/float64(scT), add.Round(time.Microsecond), st.Listed)
 		})
 	}

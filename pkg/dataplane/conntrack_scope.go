@@ -70,6 +70,21 @@ func (s DenyScope) Union(o DenyScope) DenyScope {
 	return DenyScope{addrs: set}
 }
 
+// singleAddrs returns the scope's addresses when it is at most max single addresses.
+func (s DenyScope) singleAddrs(max int) ([]netip.Addr, bool) {
+	if s.all || s.addrs == nil {
+		return nil, false
+	}
+	var out []netip.Addr
+	for _, r := range s.addrs.Ranges() {
+		if r.From() != r.To() || len(out) == max {
+			return nil, false
+		}
+		out = append(out, r.From())
+	}
+	return out, true
+}
+
 // Prefixes lists the scope's addresses (nil for All), for logs and tests.
 func (s DenyScope) Prefixes() []netip.Prefix {
 	if s.all || s.addrs == nil {
