@@ -64,9 +64,13 @@ func (c *Conn) ForgetDeniedIn(p *Program, s DenyScope) (ForgetStats, error) {
 	}
 	defer ct.Close()
 	var flows []conntrack.Flow
-	if addrs, ok := s.singleAddrs(maxFilteredAddrs); ok {
+	addrs, filtered := s.singleAddrs(maxFilteredAddrs)
+	if filtered {
 		flows, err = dumpAddrs(cfg, addrs)
-	} else {
+		filtered = err == nil
+	}
+	if !filtered {
+		// Not filtered, or the kernel refused the filter: list everything.
 		flows, err = ct.Dump(nil)
 	}
 	if err != nil {

@@ -58,6 +58,15 @@ spec:
     action: Deny
     from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: analytics}}}}]
 `
+	dbFromBlock = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-block}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from: [{ipBlock: {cidr: 203.0.113.0/24, except: [203.0.113.128/25]}}]
+`
 	analytics2 = `
 apiVersion: v1
 kind: Pod
@@ -79,21 +88,27 @@ func join(docs ...string) string {
 }
 
 // denialCases are changes and the addresses whose connections each may deny (nil: none).
+// A loose scope is wider than what the change turns out to deny.
 var denialCases = []struct {
 	name     string
 	old, new string
 	scope    []string
+	loose    bool
 }{
-	{"a peer added to an allow set cannot deny", "", backend2, nil},
-	{"a local pod no policy selects cannot deny", "", unselectedLocal, nil},
-	{"a peer removed from an allow set may deny its connections only", backend2, "", []string{"10.0.2.30/32"}},
-	{"a local pod joining a selected group may deny its own connections only", "", db2, []string{"10.0.1.40/32"}},
-	{"a local pod leaving a selected group cannot deny", db2, "", nil},
-	{"a new policy isolating a pod may deny that pod's connections", "", isolateBackend, []string{"10.0.1.10/32"}},
-	{"a policy deleted that isolated a pod cannot deny", isolateBackend, "", nil},
-	{"a peer added to an admin Deny may deny its connections only", denyAnalytics, join(denyAnalytics, analytics2), []string{"10.0.2.40/32"}},
-	{"a peer removed from an admin Deny cannot deny", join(denyAnalytics, analytics2), denyAnalytics, nil},
-	{"nothing changed cannot deny", backend2, backend2, nil},
+	{"a peer added to an allow set cannot deny", "", backend2, nil, false},
+	{"a local pod no policy selects cannot deny", "", unselectedLocal, nil, false},
+	{"a peer removed from an allow set may deny its connections only", backend2, "", []string{"10.0.2.30/32"}, false},
+	{"a local pod joining a selected group may deny its own connections only", "", db2, []string{"10.0.1.40/32"}, false},
+	{"a local pod leaving a selected group cannot deny", db2, "", nil, false},
+	{"a new policy isolating a pod may deny that pod's connections", "", isolateBackend, []string{"10.0.1.10/32"}, false},
+	{"a policy deleted that isolated a pod cannot deny", isolateBackend, "", nil, false},
+	{"a peer added to an admin Deny may deny its connections only", denyAnalytics, join(denyAnalytics, analytics2), []string{"10.0.2.40/32"}, false},
+	{"a peer removed from an admin Deny cannot deny", join(denyAnalytics, analytics2), denyAnalytics, nil, false},
+	{"nothing changed cannot deny", backend2, backend2, nil, false},
+	// Policies make chains: a selected pod's chain changes with any of its policies, even
+	// one that only allows more (whether the new chain denies is not worked out).
+	{"a policy added to a selected pod may deny that pod's connections", "", dbFromBlock, []string{"10.0.1.20/32"}, true},
+	{"a policy removed from a selected pod may deny that pod's connections", dbFromBlock, "", []string{"10.0.1.20/32"}, false},
 }
 
 // TestDenialScope: the scope of each change is as narrow as the rule says, and sound:
@@ -135,7 +150,7 @@ func TestDenialScope(t *testing.T) {
 					}
 				}
 			}
-			if len(tc.scope) > 0 && newlyDenied == 0 {
+			if len(tc.scope) > 0 && !tc.loose && newlyDenied == 0 {
 				t.Errorf("the case denies nothing new; it pins nothing")
 			}
 		})
