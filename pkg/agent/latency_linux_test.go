@@ -292,6 +292,15 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 		quantile(lat[len(lat)-q:], .5).Round(100*time.Microsecond), quantile(lat[len(lat)-q:], .99).Round(100*time.Microsecond))
 	t.Logf("sync phases p50: snapshot %v, policy.Compile %v, dataplane.Compile %v, write %v", quantile(snaps, .5).Round(100*time.Microsecond),
 		quantile(cores, .5).Round(100*time.Microsecond), res.compileP50, res.writeP50)
+	// The tail is in the last syncs, which hold the most policies: where does their time go?
+	if n := len(syncs) / 4; n > 0 {
+		tail := func(ds []time.Duration, q float64) time.Duration {
+			return quantile(ds[len(ds)-n:], q).Round(100 * time.Microsecond)
+		}
+		t.Logf("last quarter of syncs, p50/p90: sync %v/%v, snapshot %v/%v, policy.Compile %v/%v, dataplane.Compile %v/%v, write %v/%v",
+			tail(syncs, .5), tail(syncs, .9), tail(snaps, .5), tail(snaps, .9), tail(cores, .5), tail(cores, .9),
+			tail(compiles, .5), tail(compiles, .9), tail(writes, .5), tail(writes, .9))
+	}
 	t.Logf("%d of %d syncs incremental; %d elements written per sync on average", incremental, len(syncs), written/max(1, len(syncs)))
 	if len(deliver) > 0 {
 		t.Logf("create→event received p50 %v p99 %v; event→sync start p50 %v p99 %v; sync p99 %v",
