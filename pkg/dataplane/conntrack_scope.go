@@ -70,17 +70,22 @@ func (s DenyScope) Union(o DenyScope) DenyScope {
 	return DenyScope{addrs: set}
 }
 
-// singleAddrs returns the scope's addresses when it is at most max single addresses.
+// singleAddrs returns the scope's addresses when it has at most max.
 func (s DenyScope) singleAddrs(max int) ([]netip.Addr, bool) {
 	if s.all || s.addrs == nil {
 		return nil, false
 	}
 	var out []netip.Addr
 	for _, r := range s.addrs.Ranges() {
-		if r.From() != r.To() || len(out) == max {
-			return nil, false
+		for a := r.From(); ; a = a.Next() {
+			if len(out) == max {
+				return nil, false
+			}
+			out = append(out, a)
+			if a == r.To() {
+				break
+			}
 		}
-		out = append(out, r.From())
 	}
 	return out, true
 }
