@@ -164,7 +164,7 @@ func newForgetter(c *dataplane.Conn) *forgetter {
 func (f *forgetter) submit(c change) {
 	f.mu.Lock()
 	if c.old == nil {
-		f.pending = f.pending[:0] // everything is judged anyway
+		f.pending = nil // everything is judged anyway
 	}
 	f.pending = append(f.pending, c)
 	f.mu.Unlock()
