@@ -222,13 +222,17 @@ func (c *Conn) Update(old, new *Program) error {
 	if !ok {
 		return c.Apply(new)
 	}
-	return c.ApplyDelta(new, d)
+	return c.applyDelta(old, new, d)
 }
 
 // ApplyDelta writes d, which Diff computed from the program the kernel holds to new, in
 // one atomic transaction, as Update does. It lets a caller that already has the delta
 // (to count or log it) not compute it twice.
-func (c *Conn) ApplyDelta(new *Program, d Delta) error {
+func (c *Conn) ApplyDelta(new *Program, d Delta) error { return c.applyDelta(nil, new, d) }
+
+// applyDelta writes d; knowing old (when not nil) lets the conntrack cleanup judge only
+// the connections the change may deny (DenialScope) instead of every tracked one.
+func (c *Conn) applyDelta(old, new *Program, d Delta) error {
 	if c.applied && c.table != new.Table {
 		return c.Apply(new)
 	}
@@ -244,6 +248,12 @@ func (c *Conn) ApplyDelta(new *Program, d Delta) error {
 		return c.Apply(new)
 	}
 	c.table, c.applied = new.Table, true
+	if old != nil && !new.opts.KeepEstablished {
+		if _, err := c.ForgetDeniedAfter(old, new, d); err != nil {
+			return fmt.Errorf("table inet %s is updated, but forgetting the connections it denies failed: %w", new.Table, err)
+		}
+		return nil
+	}
 	return c.afterChange(new)
 }
 
