@@ -39,7 +39,7 @@ import (
 //	    "before": [{                      // base: the same directions, as they were decided
 //	      "direction": "ingress", "allowed": false, "reason": "isolated", "tier": "NetworkPolicy",
 //	      "policy": "NetworkPolicy shop/db", "isolating": ["NetworkPolicy shop/db"],
-//	      "summary": "shop/db is isolated for ingress by NetworkPolicy shop/db, and no rule of them allows this connection"
+//	      "summary": "shop/db is isolated for ingress by NetworkPolicy shop/db, and none of its rules allows this connection"
 //	    }]
 //	  }],
 //	  "added":   [{"pod": "shop/cache", "group": "shop/Deployment/cache"}],

@@ -166,7 +166,11 @@ func (e *Engine) finishTrace(view View, d Direction, subject Endpoint, dec Decis
 			names = append(names, e.Policies[pi].Ref.String())
 		}
 		t.Policy = e.Policies[dec.Policy].Ref.String()
-		t.Summary = fmt.Sprintf("%s is isolated for %s by %s, and no rule of them allows this connection", who, d, strings.Join(names, ", "))
+		whose := "its rules allows"
+		if len(names) > 1 {
+			whose = "their rules allows"
+		}
+		t.Summary = fmt.Sprintf("%s is isolated for %s by %s, and none of %s this connection", who, d, strings.Join(names, ", "), whose)
 	}
 	return t
 }

@@ -42,7 +42,7 @@ func TestExplainSummaries(t *testing.T) {
   podSelector: {}
   policyTypes: [Ingress]`),
 			from: "y/a", to: "x/a", port: "80/TCP",
-			ingress:  []string{"x/a (10.0.1.10) is isolated for ingress by NetworkPolicy x/allow-b, NetworkPolicy x/deny-all, and no rule of them allows"},
+			ingress:  []string{"x/a (10.0.1.10) is isolated for ingress by NetworkPolicy x/allow-b, NetworkPolicy x/deny-all, and none of their rules allows"},
 			policies: [2]string{"", "NetworkPolicy x/allow-b"},
 			steps:    [2]int{0, 2},
 		},
