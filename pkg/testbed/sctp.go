@@ -293,26 +293,7 @@ func (kernelSCTP) serve(tb *Testbed, s *space, ports map[uint16]bool) error {
 		if err != nil {
 			return err
 		}
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					if errors.Is(err, net.ErrClosed) {
-						return
-					}
-					continue
-				}
-				c.Close()
-			}
-		}()
-		tb.onClose(func() error {
-			err := ln.Close()
-			wg.Wait()
-			return err
-		})
+		tb.acceptAndClose(ln)
 	}
 	return nil
 }

@@ -68,6 +68,13 @@ func (tb *Testbed) serveTCP(s *space, port uint16) error {
 	if err != nil {
 		return err
 	}
+	tb.acceptAndClose(ln)
+	return nil
+}
+
+// acceptAndClose accepts and at once closes every connection on ln (a completed handshake
+// is all a probe needs) until the testbed closes, which closes ln and waits for the loop.
+func (tb *Testbed) acceptAndClose(ln net.Listener) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -88,7 +95,6 @@ func (tb *Testbed) serveTCP(s *space, port uint16) error {
 		wg.Wait()
 		return err
 	})
-	return nil
 }
 
 func (tb *Testbed) serveUDP(s *space, port uint16) error {
