@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netwarden/netwarden/pkg/model"
 )
@@ -19,88 +20,47 @@ func Overlay(live, files *model.Cluster) *model.Cluster {
 	for ref, src := range files.Sources {
 		out.Sources[ref] = src
 	}
-	over := map[model.Ref]bool{}
-	mark := func(kind, ns, name string) { over[model.Ref{Kind: kind, Namespace: ns, Name: name}] = true }
-	keep := func(kind, ns, name string) bool { return !over[model.Ref{Kind: kind, Namespace: ns, Name: name}] }
-
-	for _, o := range files.Namespaces {
-		mark(model.KindNamespace, "", o.Name)
-	}
-	for _, o := range files.Nodes {
-		mark(model.KindNode, "", o.Name)
-	}
 	type workload struct{ ns, kind, name string }
 	proposed := map[workload]bool{}
 	for _, o := range files.Pods {
-		mark(model.KindPod, o.Namespace, o.Name)
 		if kind, name := model.Owner(o); kind != "" && name == o.Name {
 			proposed[workload{o.Namespace, kind, name}] = true
 		}
 	}
-	for _, o := range files.NetworkPolicies {
-		mark(model.KindNetworkPolicy, o.Namespace, o.Name)
-	}
-	for _, o := range files.AdminNetworkPolicies {
-		mark(model.KindAdminNetworkPolicy, "", o.Name)
-	}
-	for _, o := range files.BaselineAdminNetworkPolicies {
-		mark(model.KindBaselineAdminNetworkPolicy, "", o.Name)
-	}
-	for _, o := range files.ClusterNetworkPolicies {
-		mark(model.KindClusterNetworkPolicy, "", o.Name)
-	}
-
-	for _, o := range live.Namespaces {
-		if keep(model.KindNamespace, "", o.Name) {
-			out.Namespaces = append(out.Namespaces, o)
-		}
-	}
-	out.Namespaces = append(out.Namespaces, files.Namespaces...)
-	for _, o := range live.Nodes {
-		if keep(model.KindNode, "", o.Name) {
-			out.Nodes = append(out.Nodes, o)
-		}
-	}
-	out.Nodes = append(out.Nodes, files.Nodes...)
-	for _, o := range live.Pods {
-		if !keep(model.KindPod, o.Namespace, o.Name) {
-			continue
-		}
+	replacedByWorkload := func(o *corev1.Pod) bool {
 		if kind, name := model.Owner(o); kind != "" && proposed[workload{o.Namespace, kind, name}] {
-			continue
+			return true
 		}
-		if kind, name := liveWorkload(o); kind != "" && proposed[workload{o.Namespace, kind, name}] {
-			continue
-		}
-		out.Pods = append(out.Pods, o)
+		kind, name := liveWorkload(o)
+		return kind != "" && proposed[workload{o.Namespace, kind, name}]
 	}
-	out.Pods = append(out.Pods, files.Pods...)
-	for _, o := range live.NetworkPolicies {
-		if keep(model.KindNetworkPolicy, o.Namespace, o.Name) {
-			out.NetworkPolicies = append(out.NetworkPolicies, o)
-		}
-	}
-	out.NetworkPolicies = append(out.NetworkPolicies, files.NetworkPolicies...)
-	for _, o := range live.AdminNetworkPolicies {
-		if keep(model.KindAdminNetworkPolicy, "", o.Name) {
-			out.AdminNetworkPolicies = append(out.AdminNetworkPolicies, o)
-		}
-	}
-	out.AdminNetworkPolicies = append(out.AdminNetworkPolicies, files.AdminNetworkPolicies...)
-	for _, o := range live.BaselineAdminNetworkPolicies {
-		if keep(model.KindBaselineAdminNetworkPolicy, "", o.Name) {
-			out.BaselineAdminNetworkPolicies = append(out.BaselineAdminNetworkPolicies, o)
-		}
-	}
-	out.BaselineAdminNetworkPolicies = append(out.BaselineAdminNetworkPolicies, files.BaselineAdminNetworkPolicies...)
-	for _, o := range live.ClusterNetworkPolicies {
-		if keep(model.KindClusterNetworkPolicy, "", o.Name) {
-			out.ClusterNetworkPolicies = append(out.ClusterNetworkPolicies, o)
-		}
-	}
-	out.ClusterNetworkPolicies = append(out.ClusterNetworkPolicies, files.ClusterNetworkPolicies...)
+	out.Namespaces = overlay(live.Namespaces, files.Namespaces, nil)
+	out.Nodes = overlay(live.Nodes, files.Nodes, nil)
+	out.Pods = overlay(live.Pods, files.Pods, replacedByWorkload)
+	out.NetworkPolicies = overlay(live.NetworkPolicies, files.NetworkPolicies, nil)
+	out.AdminNetworkPolicies = overlay(live.AdminNetworkPolicies, files.AdminNetworkPolicies, nil)
+	out.BaselineAdminNetworkPolicies = overlay(live.BaselineAdminNetworkPolicies, files.BaselineAdminNetworkPolicies, nil)
+	out.ClusterNetworkPolicies = overlay(live.ClusterNetworkPolicies, files.ClusterNetworkPolicies, nil)
 	out.Normalize()
 	return out
+}
+
+// overlay returns the live objects that no file object of the same namespace and name
+// replaces (and that drop, when set, does not take away), followed by the file objects.
+// Each call handles one kind, so namespace and name identify an object.
+func overlay[T metav1.Object](live, files []T, drop func(T) bool) []T {
+	type key struct{ ns, name string }
+	over := make(map[key]bool, len(files))
+	for _, o := range files {
+		over[key{o.GetNamespace(), o.GetName()}] = true
+	}
+	var out []T
+	for _, o := range live {
+		if !over[key{o.GetNamespace(), o.GetName()}] && (drop == nil || !drop(o)) {
+			out = append(out, o)
+		}
+	}
+	return append(out, files...)
 }
 
 // liveWorkload names the workload that owns a running pod, the way manifests name it:
