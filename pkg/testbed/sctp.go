@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -172,37 +171,16 @@ func (r rawSCTP) serve(tb *Testbed, s *space, ports map[uint16]bool) error {
 		if err != nil {
 			return err
 		}
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 2048)
-			for {
-				n, from, err := conn.ReadFromIP(buf)
-				if err != nil {
-					if errors.Is(err, net.ErrClosed) {
-						return
-					}
-					continue
-				}
-				h, ok := parseSCTP(buf[:n])
-				if !ok || h.chunk != chunkInit || h.vtag != 0 || h.initTag == 0 {
-					continue
-				}
-				var reply []byte
-				if ports[h.dst] {
-					reply = sctpPacket(h.dst, h.src, h.initTag, initChunk(chunkInitAck, random32(), random32(), []byte("netwarden-testbed")))
-				} else {
-					// Nothing serves the port: abort, as a kernel would (RFC 9260 8.4).
-					reply = sctpPacket(h.dst, h.src, h.initTag, []byte{chunkAbort, 0, 0, 4})
-				}
-				conn.WriteToIP(reply, from)
+		tb.answerPackets(conn, func(pkt []byte, _ net.Addr) []byte {
+			h, ok := parseSCTP(pkt)
+			if !ok || h.chunk != chunkInit || h.vtag != 0 || h.initTag == 0 {
+				return nil
 			}
-		}()
-		tb.onClose(func() error {
-			err := conn.Close()
-			wg.Wait()
-			return err
+			if ports[h.dst] {
+				return sctpPacket(h.dst, h.src, h.initTag, initChunk(chunkInitAck, random32(), random32(), []byte("netwarden-testbed")))
+			}
+			// Nothing serves the port: abort, as a kernel would (RFC 9260 8.4).
+			return sctpPacket(h.dst, h.src, h.initTag, []byte{chunkAbort, 0, 0, 4})
 		})
 	}
 	return nil

@@ -106,6 +106,13 @@ func (tb *Testbed) serveUDP(s *space, port uint16) error {
 	if err != nil {
 		return err
 	}
+	tb.answerPackets(pc, func(pkt []byte, from net.Addr) []byte { return pkt })
+	return nil
+}
+
+// answerPackets reads every packet on pc and sends back what answer returns for it (nil:
+// no reply) until the testbed closes, which closes pc and waits for the loop.
+func (tb *Testbed) answerPackets(pc net.PacketConn, answer func(pkt []byte, from net.Addr) []byte) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -119,7 +126,9 @@ func (tb *Testbed) serveUDP(s *space, port uint16) error {
 				}
 				continue
 			}
-			pc.WriteTo(buf[:n], from)
+			if reply := answer(buf[:n], from); reply != nil {
+				pc.WriteTo(reply, from)
+			}
 		}
 	}()
 	tb.onClose(func() error {
@@ -127,5 +136,4 @@ func (tb *Testbed) serveUDP(s *space, port uint16) error {
 		wg.Wait()
 		return err
 	})
-	return nil
 }
