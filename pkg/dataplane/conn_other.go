@@ -19,3 +19,5 @@ func (c *Conn) Uninstall() error                       { return errNotLinux }
 func (c *Conn) UninstallTable(name string) error       { return errNotLinux }
 func (c *Conn) ForgetDenied(p *Program) (int, error)   { return 0, errNotLinux }
 func (c *Conn) Close() error                           { return nil }
+
+func (c *Conn) Counters() (map[string]Counts, error) { return nil, errNotLinux }

@@ -37,6 +37,8 @@ type Options struct {
 	// policy change denies them. Without it, Conn.Apply and Conn.Update delete the
 	// conntrack entries of connections the new program denies.
 	KeepEstablished bool
+	// Log chooses what the program logs through NFLOG (accounts.go); nothing by default.
+	Log LogOptions
 }
 
 // DefaultTableName is the table used when Options.TableName is empty.
@@ -51,10 +53,21 @@ type Program struct {
 	// Warnings are facts about the input the program cannot enforce (a local pod with
 	// no address, for one).
 	Warnings []string
+	// Accounts are the program's counters, sorted by name (accounts.go).
+	Accounts []Account
 
 	opts     Options
 	evalOnce sync.Once
 	eval     *evaluator
+}
+
+// Account returns the account of the counter or log prefix name.
+func (p *Program) Account(name string) (Account, bool) {
+	i, ok := slices.BinarySearchFunc(p.Accounts, name, func(a Account, n string) int { return strings.Compare(a.Name, n) })
+	if !ok {
+		return Account{}, false
+	}
+	return p.Accounts[i], true
 }
 
 // Options returns the options the program was compiled with.
