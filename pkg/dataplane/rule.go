@@ -93,6 +93,7 @@ func (v Verdict) String() string {
 // Rule is one nft rule: matches, all of which must hold, then a verdict.
 type Rule struct {
 	matches []match
+	stmts   []stmt
 	verdict Verdict
 	comment string
 }
@@ -148,13 +149,16 @@ func (r Rule) Verdict() Verdict { return r.verdict }
 func (r Rule) Comment() string { return r.comment }
 
 // Unconditional reports whether the rule matches every packet.
-func (r Rule) Unconditional() bool { return len(r.matches) == 0 }
+func (r Rule) Unconditional() bool { return len(r.matches) == 0 && len(r.stmts) == 0 }
 
 // String is the rule in nft syntax.
 func (r Rule) String() string {
 	var parts []string
 	for _, m := range r.matches {
 		parts = append(parts, m.text())
+	}
+	for _, st := range r.stmts {
+		parts = append(parts, st.text())
 	}
 	if v := r.verdict.String(); v != "" {
 		parts = append(parts, v)
