@@ -20,4 +20,4 @@ func (c *Conn) UninstallTable(name string) error       { return errNotLinux }
 func (c *Conn) ForgetDenied(p *Program) (int, error)   { return 0, errNotLinux }
 func (c *Conn) Close() error                           { return nil }
 
-func (c *Conn) Counters() (map[string]Counts, error) { return nil, errNotLinux }
+func (c *Conn) Counters(table string) (map[string]Counts, error) { return nil, errNotLinux }

@@ -2,7 +2,8 @@ package dataplane
 
 import "errors"
 
-// Counters reads every named counter of the table last applied, by name.
-func (c *Conn) Counters() (map[string]Counts, error) {
+// Counters reads every named counter object of table, by name, in one dump. It may run
+// on one connection while another writes.
+func (c *Conn) Counters(table string) (map[string]Counts, error) {
 	return nil, errors.New("counters: not implemented yet")
 }
