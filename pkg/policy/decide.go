@@ -80,11 +80,16 @@ func (e *Engine) DecideIn(v View, src, dst Endpoint, port Port) Verdict {
 // DecideDirection decides one direction only: egress of subject towards peer, or ingress
 // of subject from peer.
 func (e *Engine) DecideDirection(d Direction, subject, peer Endpoint, port Port) Decision {
+	return e.DecideDirectionIn(Enforced, d, subject, peer, port)
+}
+
+// DecideDirectionIn is DecideDirection for a view.
+func (e *Engine) DecideDirectionIn(v View, d Direction, subject, peer Endpoint, port Port) Decision {
 	dst := peer
 	if d == Ingress {
 		dst = subject
 	}
-	return e.direction(Enforced, d, subject, peer, dst, port, nil)
+	return e.direction(v, d, subject, peer, dst, port, nil)
 }
 
 // direction walks the tiers for one direction. subject is the pod whose policies apply,
