@@ -41,6 +41,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// OnApplied, if set, is called after every successful sync, from the sync loop.
 	OnApplied func(Applied)
+	// RuleMetrics chooses how the kernel's per-rule counters are exported (when the
+	// dataplane has them, see CounterSource): RuleDetailRule by default.
+	RuleMetrics RuleDetail
 }
 
 // Default values of Config.
@@ -64,6 +67,9 @@ func (c *Config) Defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.RuleMetrics == "" {
+		c.RuleMetrics = RuleDetailRule
+	}
 }
 
 // Validate checks a defaulted Config.
@@ -74,6 +80,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ResyncPeriod < 0 || c.MinSyncInterval < 0 || c.DiscoveryInterval < 0 {
 		errs = append(errs, errors.New("periods and intervals must not be negative"))
+	}
+	if _, err := ParseRuleDetail(string(c.RuleMetrics)); err != nil {
+		errs = append(errs, fmt.Errorf("rule metrics %w", err))
 	}
 	if c.ResyncPeriod > 0 && c.MinSyncInterval > c.ResyncPeriod {
 		errs = append(errs, fmt.Errorf("the minimum sync interval (%v) is longer than the resync period (%v)", c.MinSyncInterval, c.ResyncPeriod))
@@ -134,6 +143,11 @@ func New(cfg Config, client kubernetes.Interface, dyn dynamic.Interface, disco d
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName), dp: dp, appliedCh: make(chan struct{})}
 	a.m = NewMetrics(cfg.Registerer)
+	if cs, ok := dp.(CounterSource); ok && cfg.Registerer != nil && cfg.RuleMetrics != RuleDetailOff {
+		if err := cfg.Registerer.Register(newRuleCollector(cs, cfg.RuleMetrics)); err != nil {
+			return nil, fmt.Errorf("registering the rule metrics: %w", err)
+		}
+	}
 	a.run = newRunner(cfg.MinSyncInterval, cfg.ResyncPeriod)
 	if dc, ok := dp.(interface {
 		OnConnectionsCut(func(int, time.Duration, error))

@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/netwarden/netwarden/pkg/dataplane"
@@ -29,6 +30,12 @@ type NFTables struct {
 	// next write replaces the table whole.
 	last   *dataplane.Program
 	forget *forgetter // nil when established connections are kept
+
+	// current is last, for readers outside the sync loop (metrics, flow logs).
+	current atomic.Pointer[dataplane.Program]
+	netns   string
+	readMu  sync.Mutex
+	reader  *dataplane.Conn // for counters, opened on first use: never the writing one
 }
 
 var _ Dataplane = (*NFTables)(nil)
@@ -50,7 +57,7 @@ func OpenNFTables(netnsPath string, opts dataplane.Options) (*NFTables, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &NFTables{conn: c, opts: opts}
+	n := &NFTables{conn: c, opts: opts, netns: netnsPath}
 	if !opts.KeepEstablished {
 		fc, err := dataplane.Open(netnsPath)
 		if err != nil {
@@ -95,6 +102,7 @@ func (n *NFTables) Program(e *policy.Engine, local []int32, full bool) (ProgramS
 		return st, err
 	}
 	n.last = p
+	n.current.Store(p)
 	if n.forget != nil {
 		if st.Incremental {
 			n.forget.submit(change{old, p, d})
@@ -103,6 +111,30 @@ func (n *NFTables) Program(e *policy.Engine, local []int32, full bool) (ProgramS
 		}
 	}
 	return st, nil
+}
+
+// Current returns the program the kernel was last given (nil before the first write). A
+// failed write leaves the rules of the one before in force, and Current keeps naming it.
+func (n *NFTables) Current() *dataplane.Program { return n.current.Load() }
+
+// Counters reads the table's counters from the kernel, on a connection of its own so
+// that a scrape never waits for a write.
+func (n *NFTables) Counters() (map[string]dataplane.Counts, error) {
+	n.readMu.Lock()
+	defer n.readMu.Unlock()
+	if n.reader == nil {
+		c, err := dataplane.Open(n.netns)
+		if err != nil {
+			return nil, err
+		}
+		n.reader = c
+	}
+	counts, err := n.reader.Counters(n.opts.TableName)
+	if err != nil {
+		n.reader.Close() // a fresh connection next time
+		n.reader = nil
+	}
+	return counts, err
 }
 
 // OnConnectionsCut sets a function called after each conntrack cleanup with the number
@@ -128,6 +160,11 @@ func (n *NFTables) Close() error {
 	if n.forget != nil {
 		n.forget.close()
 	}
+	n.readMu.Lock()
+	if n.reader != nil {
+		n.reader.Close()
+	}
+	n.readMu.Unlock()
 	return n.conn.Close()
 }
 
