@@ -130,6 +130,10 @@ func (c *Conn) Apply(p *Program) error {
 	c.nft.AddTable(t)
 	c.nft.DelTable(t)
 	c.nft.AddTable(t)
+	// Objects first: rules count in them. nft lists them in the order they were made.
+	for _, o := range p.Objects() {
+		c.nft.AddObj(nftObject(t, o))
+	}
 	chains := map[string]*nftables.Chain{}
 	// Chains first: verdict map elements jump to them.
 	for _, ch := range p.Chains {
@@ -262,6 +266,9 @@ func (c *Conn) applyDelta(old, new *Program, d Delta) error {
 // goes is unreferenced before it is deleted.
 func (c *Conn) queueDelta(new *Program, d Delta) error {
 	t := table(new.Table)
+	for _, o := range d.AddObjects {
+		c.nft.AddObj(nftObject(t, o))
+	}
 	ids := map[string]uint32{}
 	for _, name := range d.AddSets {
 		s := new.Set(name)
@@ -305,7 +312,7 @@ func (c *Conn) queueDelta(new *Program, d Delta) error {
 		}
 	}
 	// Rules first (a chain going to another holds a reference to it), then the chains,
-	// then the sets their rules looked up.
+	// then the sets their rules looked up, then the objects they counted in.
 	for _, name := range d.DeleteChains {
 		c.nft.FlushChain(&nftables.Chain{Table: t, Name: name})
 	}
@@ -314,6 +321,10 @@ func (c *Conn) queueDelta(new *Program, d Delta) error {
 	}
 	for _, name := range d.DeleteSets {
 		c.nft.DelSet(&nftables.Set{Table: t, Name: name})
+	}
+	// Last, the objects only the deleted rules counted in.
+	for _, o := range d.DeleteObjects {
+		c.nft.DeleteObject(nftObject(t, o))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
 )
 
@@ -115,4 +116,14 @@ func nftRule(t *nftables.Table, c *nftables.Chain, r Rule, setID func(string) ui
 		nr.UserData = userdata.AppendString(nil, userdata.TypeComment, r.comment)
 	}
 	return nr
+}
+
+// nftObject is a stateful object as nft makes it: a counter from zero, a limit in packets
+// per second.
+func nftObject(t *nftables.Table, o Object) *nftables.NamedObj {
+	if o.Type == ObjLimit {
+		return &nftables.NamedObj{Table: t, Name: o.Name, Type: nftables.ObjTypeLimit,
+			Obj: &expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(o.Rate), Unit: expr.LimitTimeSecond, Burst: o.Burst}}
+	}
+	return &nftables.NamedObj{Table: t, Name: o.Name, Type: nftables.ObjTypeCounter, Obj: &expr.Counter{}}
 }

@@ -32,6 +32,9 @@ func (r Rule) exprs(setID func(string) uint32) []expr.Any {
 			panic("dataplane: match without expressions: " + m.text())
 		}
 	}
+	for _, s := range r.stmts {
+		x.stmt(s)
+	}
 	switch r.verdict.Kind {
 	case Continue:
 	case VMap:

@@ -27,11 +27,18 @@ type Delta struct {
 	// DeleteSets are removed after them (once nothing refers to them). Sorted.
 	AddSets, DeleteSets     []string
 	AddChains, DeleteChains []string
+
+	// AddObjects are the stateful objects (objects.go) only new has, made first of all
+	// (new rules count in them); DeleteObjects those only old has, removed last of all
+	// (once the rules counting in them are gone). The objects both have stay as they
+	// are, with their counts. In the order of Program.Objects.
+	AddObjects, DeleteObjects []Object
 }
 
 // Empty reports whether the delta changes nothing.
 func (d Delta) Empty() bool {
-	return len(d.Delete)+len(d.Add)+len(d.Refill)+len(d.AddSets)+len(d.DeleteSets)+len(d.AddChains)+len(d.DeleteChains) == 0
+	return len(d.Delete)+len(d.Add)+len(d.Refill)+len(d.AddSets)+len(d.DeleteSets)+len(d.AddChains)+len(d.DeleteChains)+
+		len(d.AddObjects)+len(d.DeleteObjects) == 0
 }
 
 // Elements counts the elements the delta writes (deleted, added, and refilled or in new
@@ -53,7 +60,8 @@ func (d Delta) Elements(new *Program) int {
 }
 
 // Diff returns the changes from old to new, or ok false when only Apply can get from one
-// to the other: another table name, other base chains, or a set whose type changed.
+// to the other: another table name, other base chains, a set whose type changed, or a
+// log limit whose rate changed (which replaces the table, so its counts start again).
 //
 // It costs little when little changed: sets whose digests are equal are skipped without
 // looking at their elements, so the time goes to the sets that did change.
@@ -124,12 +132,41 @@ func Diff(old, new *Program) (d Delta, ok bool) {
 	}
 	sort.Strings(d.AddChains)
 	sort.Strings(d.DeleteChains)
+	if !diffObjects(&d, old.Objects(), new.Objects()) {
+		return Delta{}, false
+	}
 	return d, true
+}
+
+// diffObjects adds to d the objects only one of the lists has; false when an object both
+// have differs (a limit's rate: nothing updates it in place).
+func diffObjects(d *Delta, old, new []Object) bool {
+	had := make(map[Object]bool, len(old))
+	for _, o := range old {
+		had[Object{Type: o.Type, Name: o.Name}] = true
+	}
+	has := make(map[Object]Object, len(new))
+	for _, o := range new {
+		has[Object{Type: o.Type, Name: o.Name}] = o
+		if !had[Object{Type: o.Type, Name: o.Name}] {
+			d.AddObjects = append(d.AddObjects, o)
+		}
+	}
+	for _, o := range old {
+		n, ok := has[Object{Type: o.Type, Name: o.Name}]
+		switch {
+		case !ok:
+			d.DeleteObjects = append(d.DeleteObjects, o)
+		case n != o:
+			return false
+		}
+	}
+	return true
 }
 
 func sameRules(a, b []Rule) bool {
 	return slices.EqualFunc(a, b, func(x, y Rule) bool {
-		return x.verdict == y.verdict && x.comment == y.comment && slices.Equal(x.matches, y.matches)
+		return x.verdict == y.verdict && x.comment == y.comment && slices.Equal(x.matches, y.matches) && slices.Equal(x.stmts, y.stmts)
 	})
 }
 
