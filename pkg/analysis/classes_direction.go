@@ -118,10 +118,10 @@ func podPeerSigs(e *policy.Engine) []string {
 	return out
 }
 
-func selectingKey(b *strings.Builder, e *policy.Engine, pod int32, d policy.Direction) {
+func selectingKey(b *strings.Builder, e *policy.Engine, v policy.View, pod int32, d policy.Direction) {
 	for _, t := range [...]policy.Tier{policy.TierAdmin, policy.TierNetworkPolicy, policy.TierBaseline} {
 		b.WriteByte('|')
-		for _, pi := range e.Selecting(pod, d, t) {
+		for _, pi := range e.SelectingIn(v, pod, d, t) {
 			b.WriteString(strconv.Itoa(int(pi)))
 			b.WriteByte(',')
 		}
@@ -130,9 +130,15 @@ func selectingKey(b *strings.Builder, e *policy.Engine, pod int32, d policy.Dire
 
 var slotFamily = [3]int{0, 4, 6}
 
-// buildDirectionTables decides the tables for the classes, each class c probed on
-// dstPorts[c] (indices into ports).
-func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports []policy.Port, dstPorts [][]int32, workers int, progress func(done, total int64)) *directionTables {
+// buildDirectionTables decides the tables for the classes in view v, each class c probed
+// on dstPorts[c] (indices into ports).
+//
+// base, when set, is the tables of the same classes and ports in the Enforced view, built
+// before (v is then WithAudit): a subject that no audit policy selects decides exactly as
+// there, so its rows are copied and only the subjects of audit policies are decided. The
+// two tables then share their decision numbers. Peer keys do not depend on the view, so
+// a copied row has the same layout.
+func buildDirectionTables(e *policy.Engine, v policy.View, cls *Classes, f *podFeatures, ports []policy.Port, dstPorts [][]int32, workers int, progress func(done, total int64), base *directionTables) *directionTables {
 	n := cls.Len()
 	t := &directionTables{egOf: make([]int32, n), dpOf: make([]int32, n), inOf: make([]int32, n),
 		spOf: make([][3]int32, n), slotOf: make([]uint8, n)}
@@ -160,6 +166,22 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 		b.WriteString("|a:")
 		b.WriteString(sig)
 	}
+	// sameAsBase reports whether no audit policy selects rep for d: its policies, and so
+	// its rows, are the same in the Enforced view.
+	sameAsBase := func(rep int32, d policy.Direction) bool {
+		if base == nil {
+			return false
+		}
+		if e.Pods[rep].Ident < 0 {
+			return true
+		}
+		var x, y strings.Builder
+		selectingKey(&x, e, v, rep, d)
+		selectingKey(&y, e, policy.Enforced, rep, d)
+		return x.String() == y.String()
+	}
+	// egCopy[r], inCopy[r]: the base row that row r copies, or -1 to decide it.
+	var egCopy, inCopy []int32
 	for c := range n {
 		rep := cls.Members[c][0]
 		class := int32(c)
@@ -170,9 +192,17 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 		if e.Pods[rep].Ident < 0 {
 			b.WriteString("h")
 		} else {
-			selectingKey(&b, e, rep, policy.Egress)
+			selectingKey(&b, e, v, rep, policy.Egress)
 		}
+		before := len(eg.reps)
 		t.egOf[c] = eg.id(b.String(), class)
+		if len(eg.reps) > before {
+			from := int32(-1)
+			if sameAsBase(rep, policy.Egress) {
+				from = base.egOf[c]
+			}
+			egCopy = append(egCopy, from)
+		}
 
 		b.Reset()
 		asPeer(rep, f.sigs[rep][0])
@@ -186,13 +216,21 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 		if e.Pods[rep].Ident < 0 {
 			b.WriteString("h")
 		} else {
-			selectingKey(&b, e, rep, policy.Ingress)
+			selectingKey(&b, e, v, rep, policy.Ingress)
 		}
 		b.WriteString("|n:")
 		b.WriteString(f.named[rep])
 		b.WriteString("|p:")
 		b.WriteString(pk)
+		before = len(in.reps)
 		t.inOf[c] = in.id(b.String(), class)
+		if len(in.reps) > before {
+			from := int32(-1)
+			if sameAsBase(rep, policy.Ingress) {
+				from = base.inOf[c]
+			}
+			inCopy = append(inCopy, from)
+		}
 
 		for s := range 3 {
 			b.Reset()
@@ -212,7 +250,11 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 	}
 	egSubjects := subjectsByNode(cls, f, t.egOf, len(eg.reps))
 	inSubjects := subjectsByNode(cls, f, t.inOf, len(in.reps))
-	t.ids = newDecisionIDs(e)
+	if base != nil {
+		t.ids = base.ids
+	} else {
+		t.ids = newDecisionIDs(e)
+	}
 	t.eg = make([]uint32, len(eg.reps)*t.egStride)
 	t.inOff = make([]int, len(in.reps))
 	t.inPorts = make([]int, len(in.reps))
@@ -229,7 +271,13 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 	var next, done atomic.Int64
 	cost := func(row int) int64 {
 		if row < len(eg.reps) {
+			if egCopy[row] >= 0 {
+				return 0
+			}
 			return int64(t.egStride)
+		}
+		if inCopy[row-len(eg.reps)] >= 0 {
+			return 0
 		}
 		return int64(len(sp.reps) * t.inPorts[row-len(eg.reps)])
 	}
@@ -251,17 +299,24 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 				if r >= rows {
 					return
 				}
-				if r < len(eg.reps) {
+				switch {
+				case r < len(eg.reps) && egCopy[r] >= 0:
+					b := int(egCopy[r])
+					copy(t.eg[r*t.egStride:(r+1)*t.egStride], base.eg[b*t.egStride:(b+1)*t.egStride])
+				case r >= len(eg.reps) && inCopy[r-len(eg.reps)] >= 0:
+					i, b := r-len(eg.reps), int(inCopy[r-len(eg.reps)])
+					copy(t.in[t.inOff[i]:t.inOff[i]+len(sp.reps)*t.inPorts[i]], base.in[base.inOff[b]:base.inOff[b]+len(sp.reps)*base.inPorts[b]])
+				case r < len(eg.reps):
 					row := t.eg[r*t.egStride : (r+1)*t.egStride]
 					for d, dc := range dp.reps {
 						peerPod := cls.Members[dc][0]
 						subj, own := egSubjects[r].pick(f, e, peerPod, 0)
 						peer := e.PodEndpoint(peerPod, 0)
 						for k, pi := range dstPorts[dc] {
-							row[t.dpOff[d]+k] = t.ids.id(policy.Egress, e.DecideDirection(policy.Egress, policy.Endpoint{Pod: subj}, peer, ports[pi])) | own
+							row[t.dpOff[d]+k] = t.ids.id(policy.Egress, e.DecideDirectionIn(v, policy.Egress, policy.Endpoint{Pod: subj}, peer, ports[pi])) | own
 						}
 					}
-				} else {
+				default:
 					i := r - len(eg.reps)
 					ic := in.reps[i]
 					np := t.inPorts[i]
@@ -271,7 +326,7 @@ func buildDirectionTables(e *policy.Engine, cls *Classes, f *podFeatures, ports 
 						subj, own := inSubjects[i].pick(f, e, peerPod, spSlot[s])
 						peer := e.PodEndpoint(peerPod, slotFamily[spSlot[s]])
 						for k, pi := range dstPorts[ic] {
-							row[s*np+k] = t.ids.id(policy.Ingress, e.DecideDirection(policy.Ingress, policy.Endpoint{Pod: subj}, peer, ports[pi])) | own
+							row[s*np+k] = t.ids.id(policy.Ingress, e.DecideDirectionIn(v, policy.Ingress, policy.Endpoint{Pod: subj}, peer, ports[pi])) | own
 						}
 					}
 				}

@@ -37,7 +37,18 @@ func (m *ClassMatrix) Members(pods []int32) MemberSet {
 // ok is false when pt is not probed on some destination class (decide those pairs with
 // Engine.Decide).
 func (m *ClassMatrix) CountPairs(from, to MemberSet, pt policy.Port, add func(eg, in policy.Decision, n, a, b int32)) (ok bool) {
+	return m.countPairs(from, to, pt, func(eg, in, _, _ policy.Decision, n, a, b int32) { add(eg, in, n, a, b) })
+}
+
+// countPairs is CountPairs that also gives the decisions of the other view (the same
+// decisions when the matrix has no marks): the split by class pair and own node is the
+// same in both.
+func (m *ClassMatrix) countPairs(from, to MemberSet, pt policy.Port, add func(eg, in, oeg, oin policy.Decision, n, a, b int32)) (ok bool) {
 	t, f, e := m.tables, m.features, m.Engine
+	o := m.other
+	if o == nil {
+		o = t
+	}
 	ks := make([]int, len(to.classes))
 	for j, cb := range to.classes {
 		ks[j] = -1
@@ -56,6 +67,7 @@ func (m *ClassMatrix) CountPairs(from, to MemberSet, pt policy.Port, add func(eg
 		for j, cb := range to.classes {
 			k := ks[j]
 			egEntry, inEntry := t.entries(ca.class, cb.class, k)
+			oegEntry, oinEntry := o.entries(ca.class, cb.class, k)
 			slot := t.slotOf[cb.class]
 			b0, a0 := cb.pods[0], ca.pods[0]
 			// The own-node rule can only hold where the peer is some node's: a
@@ -70,7 +82,8 @@ func (m *ClassMatrix) CountPairs(from, to MemberSet, pt policy.Port, add func(eg
 					a, b = firstPair(ca.pods, cb.pods)
 				}
 				if n > 0 {
-					add(t.ids.decision(t.resolve(egEntry, false)), t.ids.decision(t.resolve(inEntry, false)), n, a, b)
+					add(t.ids.decision(t.resolve(egEntry, false)), t.ids.decision(t.resolve(inEntry, false)),
+						o.ids.decision(o.resolve(oegEntry, false)), o.ids.decision(o.resolve(oinEntry, false)), n, a, b)
 				}
 				continue
 			}
@@ -96,7 +109,8 @@ func (m *ClassMatrix) CountPairs(from, to MemberSet, pt policy.Port, add func(eg
 				for y := range 2 {
 					if n := counts[x][y]; n > 0 {
 						ex := example[x][y]
-						add(t.ids.decision(t.resolve(egEntry, x == 1)), t.ids.decision(t.resolve(inEntry, y == 1)), n, ex[0], ex[1])
+						add(t.ids.decision(t.resolve(egEntry, x == 1)), t.ids.decision(t.resolve(inEntry, y == 1)),
+							o.ids.decision(o.resolve(oegEntry, x == 1)), o.ids.decision(o.resolve(oinEntry, y == 1)), n, ex[0], ex[1])
 					}
 				}
 			}

@@ -46,6 +46,24 @@ type GroupCell struct {
 	// AllowedPair and DeniedPair are one allowed and one denied member pair, as pod
 	// indices [from, to]; {-1, -1} when there is none. Explanations are drawn from them.
 	AllowedPair, DeniedPair [2]int32
+	// WouldDeny counts the pairs allowed today that enforcing the audit policies would
+	// deny, WouldAllow the pairs denied today that it would allow. Both stay 0 unless the
+	// verdicts were decided with marks (MatrixOptions.Audit).
+	WouldDeny, WouldAllow int32
+}
+
+// Audit is the Result.Audit of the cell: "" when enforcing the audit policies changes
+// no member pair.
+func (c GroupCell) Audit() string {
+	switch {
+	case c.WouldDeny > 0 && c.WouldAllow > 0:
+		return AuditMixed
+	case c.WouldDeny > 0:
+		return AuditDeny
+	case c.WouldAllow > 0:
+		return AuditAllow
+	}
+	return ""
 }
 
 // State says whether the members agree.
@@ -69,6 +87,10 @@ type GroupVerdicts struct {
 	// DstPorts are the ports each group is probed on as a destination: the union of its
 	// members' probe ports (see DestinationPorts), or MatrixOptions.Ports.
 	DstPorts [][]policy.Port
+	// View is the view the counts come from. Marked says the cells also count what
+	// enforcing the audit policies would change (GroupCell.WouldDeny, WouldAllow).
+	View   policy.View
+	Marked bool
 
 	off    []int
 	stride int
@@ -91,7 +113,7 @@ func DecideGroups(e *policy.Engine, g *Grouping, opts MatrixOptions) *GroupVerdi
 	if opts.Pods != nil {
 		g = g.Only(opts.Pods)
 	}
-	v := &GroupVerdicts{Engine: e, Grouping: g, DstPorts: make([][]policy.Port, len(g.Groups))}
+	v := &GroupVerdicts{Engine: e, Grouping: g, DstPorts: make([][]policy.Port, len(g.Groups)), View: opts.View}
 	perPod, _ := probePlan(e, opts)
 	seen := map[policy.Port]bool{}
 	for gi, grp := range g.Groups {
@@ -128,7 +150,8 @@ func DecideGroups(e *policy.Engine, g *Grouping, opts MatrixOptions) *GroupVerdi
 
 	// Decided per class pair and direction (ComputeClassMatrix), added up per group pair
 	// (CountPairs): a workload of a hundred identical pods costs what one pod costs.
-	cm := ComputeClassMatrix(e, MatrixOptions{Ports: opts.Ports, Workers: opts.Workers, Progress: opts.Progress})
+	cm := ComputeClassMatrix(e, MatrixOptions{Ports: opts.Ports, Workers: opts.Workers, Progress: opts.Progress, View: opts.View, Audit: opts.Audit})
+	v.Marked = cm.Marked()
 	sets := make([]MemberSet, len(g.Groups))
 	for gi, grp := range g.Groups {
 		sets[gi] = cm.Members(grp.Members)
@@ -170,15 +193,22 @@ func (v *GroupVerdicts) decideRow(e *policy.Engine, g *Grouping, cm *ClassMatrix
 				*c = GroupCell{Pairs: 1, Allowed: 1, Egress: 1, Ingress: 1, AllowedPair: [2]int32{m, m}, DeniedPair: [2]int32{-1, -1}}
 				continue
 			}
-			ok := cm.CountPairs(sets[from], sets[to], pt, func(eg, in policy.Decision, n, a, b int32) {
+			ok := cm.countPairs(sets[from], sets[to], pt, func(eg, in, oeg, oin policy.Decision, n, a, b int32) {
 				c.add(verdictOf(e, eg, in), n, a, b)
+				if v.Marked {
+					c.mark(v.View, eg.Allowed && in.Allowed, oeg.Allowed && oin.Allowed, n)
+				}
 			})
 			if !ok {
 				// A port some members of the group are not probed on: pair by pair.
 				for _, a := range g.Groups[from].Members {
 					for _, b := range g.Groups[to].Members {
 						if a != b {
-							c.add(decidePair(e, a, b, pt), 1, a, b)
+							pv := decidePair(e, v.View, a, b, pt)
+							c.add(pv, 1, a, b)
+							if v.Marked {
+								c.mark(v.View, pv.allowed, decidePair(e, otherView(v.View), a, b, pt).allowed, 1)
+							}
 						}
 					}
 				}
@@ -191,10 +221,29 @@ type pairVerdict struct {
 	allowed, egress, ingress, decided bool
 }
 
-func decidePair(e *policy.Engine, a, b int32, pt policy.Port) pairVerdict {
+func decidePair(e *policy.Engine, view policy.View, a, b int32, pt policy.Port) pairVerdict {
 	s, d := e.PodPair(a, b)
-	v := e.Decide(s, d, pt)
+	v := e.DecideIn(view, s, d, pt)
 	return verdictOf(e, v.Egress, v.Ingress)
+}
+
+func otherView(v policy.View) policy.View {
+	if v == policy.WithAudit {
+		return policy.Enforced
+	}
+	return policy.WithAudit
+}
+
+// mark counts n pairs allowed (or not) in view v and in the other view.
+func (c *GroupCell) mark(v policy.View, allowed, other bool, n int32) {
+	if allowed == other {
+		return
+	}
+	if auditMark(v, allowed) == AuditDeny {
+		c.WouldDeny += n
+	} else {
+		c.WouldAllow += n
+	}
 }
 
 func verdictOf(e *policy.Engine, eg, in policy.Decision) pairVerdict {
@@ -251,15 +300,22 @@ func (v *GroupVerdicts) Matrix() *Matrix {
 	for i, grp := range v.Grouping.Groups {
 		m.Pods[i] = grp.Name
 	}
+	if v.Marked {
+		m.Audit = &AuditSummary{View: v.View.String(), Policies: auditPolicies(v.Engine)}
+	}
 	for _, pt := range v.Ports {
 		m.Ports = append(m.Ports, pt.String())
 	}
 	for from := range v.Grouping.Groups {
 		for to := range v.Grouping.Groups {
 			for k, c := range v.Cells(from, to) {
-				m.Results = append(m.Results, Result{From: m.Pods[from], To: m.Pods[to], Port: v.DstPorts[to][k].String(),
+				r := Result{From: m.Pods[from], To: m.Pods[to], Port: v.DstPorts[to][k].String(),
 					Allowed: c.Allowed == c.Pairs, Egress: c.Egress == c.Pairs, Ingress: c.Ingress == c.Pairs,
-					Mixed: c.State() == CellMixed})
+					Mixed: c.State() == CellMixed, Audit: c.Audit()}
+				if m.Audit != nil {
+					m.Audit.count(&r)
+				}
+				m.Results = append(m.Results, r)
 			}
 		}
 	}

@@ -17,7 +17,32 @@ type Matrix struct {
 	// DecideGroups): Pods then holds group names and Groups their members.
 	GroupBy string  `json:"groupBy,omitempty"`
 	Groups  []Group `json:"groups,omitempty"`
+	// Audit is set when the input has audit (staged) policies and the matrix was asked to
+	// mark what they would change (MatrixOptions.Audit).
+	Audit *AuditSummary `json:"audit,omitempty"`
 }
+
+// AuditSummary says which view a marked matrix shows and counts its marked results.
+type AuditSummary struct {
+	// View is the view the verdicts come from: "enforced" (what traffic gets today) or
+	// "with-audit" (as if the audit policies were enforced).
+	View string `json:"view"`
+	// Policies are the audit policies ("NetworkPolicy ns/name"), in evaluation order.
+	Policies []string `json:"policies"`
+	// Deny counts results that are allowed today and would be denied with the audit
+	// policies enforced; Allow the opposite; Mixed group results with member pairs of both.
+	Deny  int `json:"deny"`
+	Allow int `json:"allow"`
+	Mixed int `json:"mixed,omitempty"`
+}
+
+// Audit marks of a Result: what its verdict becomes when the audit policies are enforced,
+// present only where that differs from today.
+const (
+	AuditDeny  = "deny"  // allowed today, denied with the audit policies enforced
+	AuditAllow = "allow" // denied today, allowed with the audit policies enforced
+	AuditMixed = "mixed" // a group cell with member pairs of both kinds
+)
 
 // Result is one ordered pair on one port. Egress is the source's egress decision, Ingress
 // the destination's ingress decision; Allowed needs both.
@@ -31,6 +56,9 @@ type Result struct {
 	// Mixed: in a matrix between groups, some member pairs are allowed and some are not
 	// (Allowed then is false: it means every member pair is allowed).
 	Mixed bool `json:"mixed,omitempty"`
+	// Audit is set (AuditDeny, AuditAllow, AuditMixed) when enforcing the audit policies
+	// would change the verdict; the verdict fields keep the matrix's view.
+	Audit string `json:"audit,omitempty"`
 }
 
 // MatrixOptions choose what to probe.
@@ -46,6 +74,44 @@ type MatrixOptions struct {
 	// Progress, when set, is called from time to time with the work done so far and the
 	// total, in decisions (for a progress indicator).
 	Progress func(done, total int64)
+	// View is the view verdicts come from: policy.Enforced (today) or policy.WithAudit
+	// (as if audit policies were enforced).
+	View policy.View
+	// Audit also decides the other view when the engine has audit policies, and marks
+	// every result whose verdict differs between the two (Result.Audit, Matrix.Audit).
+	Audit bool
+}
+
+// auditPolicies lists the engine's audit policies.
+func auditPolicies(e *policy.Engine) []string {
+	out := []string{}
+	for _, p := range e.Policies {
+		if p.Audit {
+			out = append(out, p.Ref.String())
+		}
+	}
+	return out
+}
+
+// auditMark is the Result.Audit of a pair whose verdicts differ between the views, given
+// the verdict shown in view v.
+func auditMark(v policy.View, allowed bool) string {
+	if allowed == (v == policy.WithAudit) {
+		return AuditAllow
+	}
+	return AuditDeny
+}
+
+// count adds a result's mark to the counts.
+func (s *AuditSummary) count(r *Result) {
+	switch r.Audit {
+	case AuditDeny:
+		s.Deny++
+	case AuditAllow:
+		s.Allow++
+	case AuditMixed:
+		s.Mixed++
+	}
 }
 
 // DestinationPorts returns the ports a destination pod is probed on when no ports are
@@ -145,6 +211,44 @@ func ComputeMatrixPodByPod(e *policy.Engine, opts MatrixOptions) *Matrix {
 	return m
 }
 
+// ComputeMatrixPodByPodIn is ComputeMatrixPodByPod with opts.View and opts.Audit: the
+// reference for the marked matrix, deciding both views pair by pair.
+func ComputeMatrixPodByPodIn(e *policy.Engine, opts MatrixOptions) *Matrix {
+	shown := shownPods(e, opts)
+	m := &Matrix{Ports: []string{}, Pods: make([]string, len(shown)), Results: []Result{}}
+	for i, p := range shown {
+		m.Pods[i] = e.Pods[p].Key
+	}
+	marks := opts.Audit && e.HasAudit
+	if marks {
+		m.Audit = &AuditSummary{View: opts.View.String(), Policies: auditPolicies(e)}
+	}
+	other := policy.Enforced
+	if opts.View == policy.Enforced {
+		other = policy.WithAudit
+	}
+	perDst, all := probePlan(e, opts)
+	for _, pt := range all {
+		m.Ports = append(m.Ports, pt.String())
+	}
+	for _, a := range shown {
+		for _, b := range shown {
+			src, dst := e.PodPair(a, b)
+			for _, pt := range perDst[b] {
+				v := e.DecideIn(opts.View, src, dst, pt)
+				r := Result{From: e.Pods[a].Key, To: e.Pods[b].Key, Port: pt.String(),
+					Allowed: v.Allowed, Egress: v.Egress.Allowed, Ingress: v.Ingress.Allowed}
+				if marks && e.DecideIn(other, src, dst, pt).Allowed != v.Allowed {
+					r.Audit = auditMark(opts.View, v.Allowed)
+					m.Audit.count(&r)
+				}
+				m.Results = append(m.Results, r)
+			}
+		}
+	}
+	return m
+}
+
 // shownPods is opts.Pods, or every pod.
 func shownPods(e *policy.Engine, opts MatrixOptions) []int32 {
 	if opts.Pods != nil {
@@ -163,7 +267,25 @@ const (
 	cellEgress
 	cellIngress
 	cellSelf = cellAllowed | cellEgress | cellIngress
+	// cellMixed (a group cell whose members disagree) is 1<<3, in matrix_json.go.
+	// cellAuditDeny and cellAuditAllow: enforcing the audit policies would deny (allow)
+	// the pair, or some member pairs of a group cell.
+	cellAuditDeny  uint8 = 1 << 4
+	cellAuditAllow uint8 = 1 << 5
 )
+
+// auditOf is Result.Audit for cell bits.
+func auditOf(c uint8) string {
+	switch c & (cellAuditDeny | cellAuditAllow) {
+	case cellAuditDeny:
+		return AuditDeny
+	case cellAuditAllow:
+		return AuditAllow
+	case cellAuditDeny | cellAuditAllow:
+		return AuditMixed
+	}
+	return ""
+}
 
 // ClassMatrix is the matrix decided per pair of pod classes, itself decided per direction
 // (see directionTables). It answers for any pod pair in constant time and expands to a
@@ -184,6 +306,10 @@ type ClassMatrix struct {
 	dstPorts [][]int32
 	tables   *directionTables
 	features *podFeatures
+	// view is the view tables decide; other, when marks were asked for and the engine
+	// has audit policies, decides the other view for the marks.
+	view  policy.View
+	other *directionTables
 }
 
 // ComputeClassMatrix decides the egress and ingress tables behind every pair of pod
@@ -204,16 +330,39 @@ func ComputeClassMatrix(e *policy.Engine, opts MatrixOptions) *ClassMatrix {
 			m.dstPorts[c] = append(m.dstPorts[c], portIndex[pt])
 		}
 	}
-	m.tables = buildDirectionTables(e, cls, features, all, m.dstPorts, opts.Workers, opts.Progress)
+	m.view = opts.View
+	// The Enforced tables are always decided; the WithAudit ones, when needed, copy every
+	// row that no audit policy touches from them.
+	enforced := buildDirectionTables(e, policy.Enforced, cls, features, all, m.dstPorts, opts.Workers, opts.Progress, nil)
+	m.tables = enforced
+	if e.HasAudit && (opts.Audit || opts.View == policy.WithAudit) {
+		with := buildDirectionTables(e, policy.WithAudit, cls, features, all, m.dstPorts, opts.Workers, opts.Progress, enforced)
+		if opts.View == policy.WithAudit {
+			m.tables = with
+		}
+		if opts.Audit {
+			m.other = with
+			if opts.View == policy.WithAudit {
+				m.other = enforced
+			}
+		}
+	}
 	return m
 }
+
+// Marked reports whether the matrix marks what the audit policies would change.
+func (m *ClassMatrix) Marked() bool { return m.other != nil }
+
+// View is the view the verdicts come from.
+func (m *ClassMatrix) View() policy.View { return m.view }
 
 // cell returns the verdict bits for pods a and b on the k-th port b is probed on.
 func (m *ClassMatrix) cell(a, b int32, k int) uint8 {
 	if a == b {
 		return cellSelf
 	}
-	eg, in := m.tables.pairIDs(m.features, m.Engine, a, b, m.Classes.Of[a], m.Classes.Of[b], k)
+	ca, cb := m.Classes.Of[a], m.Classes.Of[b]
+	eg, in := m.tables.pairIDs(m.features, m.Engine, a, b, ca, cb, k)
 	var c uint8
 	if m.tables.allowed[eg] {
 		c |= cellEgress
@@ -223,6 +372,16 @@ func (m *ClassMatrix) cell(a, b int32, k int) uint8 {
 	}
 	if c == cellEgress|cellIngress {
 		c |= cellAllowed
+	}
+	if m.other != nil {
+		oeg, oin := m.other.pairIDs(m.features, m.Engine, a, b, ca, cb, k)
+		if allowed := m.other.allowed[oeg] && m.other.allowed[oin]; allowed != (c&cellAllowed != 0) {
+			if auditMark(m.view, c&cellAllowed != 0) == AuditDeny {
+				c |= cellAuditDeny
+			} else {
+				c |= cellAuditAllow
+			}
+		}
 	}
 	return c
 }
@@ -286,7 +445,7 @@ func (m *ClassMatrix) Each(fn func(Result) bool) {
 			for k, pi := range m.dstPorts[m.Classes.Of[b]] {
 				c := m.cell(a, b, k)
 				if !fn(Result{From: pods[a].Key, To: pods[b].Key, Port: m.portNames[pi],
-					Allowed: c&cellAllowed != 0, Egress: c&cellEgress != 0, Ingress: c&cellIngress != 0}) {
+					Allowed: c&cellAllowed != 0, Egress: c&cellEgress != 0, Ingress: c&cellIngress != 0, Audit: auditOf(c)}) {
 					return
 				}
 			}
@@ -301,8 +460,14 @@ func (m *ClassMatrix) Matrix() *Matrix {
 	for i, p := range m.shown {
 		out.Pods[i] = m.Engine.Pods[p].Key
 	}
+	if m.Marked() {
+		out.Audit = &AuditSummary{View: m.view.String(), Policies: auditPolicies(m.Engine)}
+	}
 	m.Each(func(r Result) bool {
 		out.Results = append(out.Results, r)
+		if out.Audit != nil {
+			out.Audit.count(&r)
+		}
 		return true
 	})
 	return out

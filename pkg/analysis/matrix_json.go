@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 )
 
 // WriteJSON writes the expanded matrix as indented JSON, byte for byte what encoding/json
@@ -16,13 +17,17 @@ func (m *ClassMatrix) WriteJSON(w io.Writer) error {
 	for i, p := range m.shown {
 		keys[i] = m.Engine.Pods[p].Key
 	}
+	var audit *AuditSummary
+	if m.Marked() {
+		audit = &AuditSummary{View: m.view.String(), Policies: auditPolicies(m.Engine)}
+	}
 	return writeMatrixJSON(w, m.portNames, keys, len(m.shown), func(a int, emit func(from, to, port int, c uint8)) {
 		for b := range m.shown {
 			for k, pi := range m.dstPorts[m.Classes.Of[m.shown[b]]] {
 				emit(a, b, int(pi), m.cell(m.shown[a], m.shown[b], k))
 			}
 		}
-	}, "", nil)
+	}, "", nil, audit)
 }
 
 // WriteJSON writes v.Matrix() as indented JSON, byte for byte what encoding/json with a
@@ -31,6 +36,10 @@ func (v *GroupVerdicts) WriteJSON(w io.Writer) error {
 	names := make([]string, len(v.Grouping.Groups))
 	for i, g := range v.Grouping.Groups {
 		names[i] = g.Name
+	}
+	var audit *AuditSummary
+	if v.Marked {
+		audit = &AuditSummary{View: v.View.String(), Policies: auditPolicies(v.Engine)}
 	}
 	ports := make([]string, len(v.Ports))
 	index := map[string]int{}
@@ -60,20 +69,26 @@ func (v *GroupVerdicts) WriteJSON(w io.Writer) error {
 				if c.State() == CellMixed {
 					bits |= cellMixed
 				}
+				if c.WouldDeny > 0 {
+					bits |= cellAuditDeny
+				}
+				if c.WouldAllow > 0 {
+					bits |= cellAuditAllow
+				}
 				emit(from, to, dst[to][k], bits)
 			}
 		}
-	}, string(v.Grouping.By), v.Grouping.Groups)
+	}, string(v.Grouping.By), v.Grouping.Groups, audit)
 }
 
 // cellMixed marks a group cell whose member pairs disagree (Result.Mixed).
 const cellMixed uint8 = 1 << 3
 
 // writeMatrixJSON streams a Matrix: ports and pods (or group names), the results that
-// row(0..rows-1) emit, in order, then groupBy and groups when set, in the struct's field
-// order and with encoding/json's escaping and indentation. Rows are formatted in
-// parallel and written in order.
-func writeMatrixJSON(w io.Writer, portNames, podNames []string, rows int, row func(i int, emit func(from, to, port int, c uint8)), groupBy string, groups []Group) error {
+// row(0..rows-1) emit, in order, then groupBy and groups when set, and audit (its counts
+// taken from the results) when set, in the struct's field order and with encoding/json's
+// escaping and indentation. Rows are formatted in parallel and written in order.
+func writeMatrixJSON(w io.Writer, portNames, podNames []string, rows int, row func(i int, emit func(from, to, port int, c uint8)), groupBy string, groups []Group, audit *AuditSummary) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	quote := func(ss []string) ([][]byte, error) {
 		out := make([][]byte, len(ss))
@@ -116,6 +131,7 @@ func writeMatrixJSON(w io.Writer, portNames, podNames []string, rows int, row fu
 	list("ports", ports, false)
 	list("pods", pods, false)
 	bw.WriteString("  \"results\": [")
+	var marks [3]atomic.Int64 // deny, allow, mixed
 	// Each row's results are formatted into a buffer of their own, every result with
 	// its leading comma; the very first comma of the list is dropped when writing.
 	format := func(i int, buf []byte) []byte {
@@ -126,6 +142,14 @@ func writeMatrixJSON(w io.Writer, portNames, podNames []string, rows int, row fu
 			}
 			return append(buf, "false"...)
 		}
+		var counts [3]int64
+		defer func() {
+			for k, n := range counts {
+				if n > 0 {
+					marks[k].Add(n)
+				}
+			}
+		}()
 		row(i, func(from, to, port int, c uint8) {
 			buf = append(buf, ",\n    {\n      \"from\": "...)
 			buf = append(buf, pods[from]...)
@@ -138,6 +162,19 @@ func writeMatrixJSON(w io.Writer, portNames, podNames []string, rows int, row fu
 			buf = flag(buf, ",\n      \"ingress\": ", c, cellIngress)
 			if c&cellMixed != 0 {
 				buf = append(buf, ",\n      \"mixed\": true"...)
+			}
+			if a := auditOf(c); a != "" {
+				buf = append(buf, ",\n      \"audit\": \""...)
+				buf = append(buf, a...)
+				buf = append(buf, '"')
+				switch a {
+				case AuditDeny:
+					counts[0]++
+				case AuditAllow:
+					counts[1]++
+				default:
+					counts[2]++
+				}
 			}
 			buf = append(buf, "\n    }"...)
 		})
@@ -224,6 +261,15 @@ func writeMatrixJSON(w io.Writer, portNames, podNames []string, rows int, row fu
 			bw.Write(b)
 		}
 		bw.WriteString("\n  ]")
+	}
+	if audit != nil {
+		audit.Deny, audit.Allow, audit.Mixed = int(marks[0].Load()), int(marks[1].Load()), int(marks[2].Load())
+		b, err := json.MarshalIndent(audit, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		bw.WriteString(",\n  \"audit\": ")
+		bw.Write(b)
 	}
 	bw.WriteString("\n}\n")
 	return bw.Flush()
