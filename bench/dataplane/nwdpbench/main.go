@@ -24,6 +24,11 @@
 //     ports, port ranges, named ports, any port); the last one lets the client in by
 //     an ipBlock of its address, so the client's first packet misses both hash lookups
 //     and is found by the interval lookup, the slowest path.
+//   - logging: the -log-policies scenario with denied packets logged through NFLOG, and
+//     with allowed connections logged too; and, with a third pod sending SYNs that the
+//     server's isolation denies (-flood per second), without and with logging. Each is
+//     also compared with its twin without logging ("vs log off"): logging must cost
+//     allowed connections nothing measurable.
 //
 // It needs root. Numbers vary with the machine; the ratios are what to compare.
 package main
@@ -50,6 +55,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/netwarden/netwarden/pkg/dataplane"
 	"github.com/netwarden/netwarden/pkg/model"
@@ -83,6 +90,26 @@ type scenario struct {
 	// SYN-ACK, through both nodes' forward chains), in µs, over every connection.
 	Connect, ConnectToPlain, ConnectToCT float64
 
+	// Logging scenarios: what is logged, whether the intruder floods the server with
+	// denied SYNs meanwhile, and the ratios to the twin without logging (Base).
+	Log                      dataplane.LogOptions `json:"log"`
+	Flood                    bool                 `json:"flood,omitempty"`
+	Base                     string               `json:"base,omitempty"`
+	RateToBase, StreamToBase float64
+	RateToBaseIQR            [2]float64
+	StreamToBaseIQR          [2]float64
+	ConnectToBase            float64
+	// Accounts is how many counters the server's node has; Denied the denied packets
+	// per second its counters saw during the flood, and FloodSent the SYNs sent per
+	// second.
+	Accounts          int     `json:"accounts,omitempty"`
+	Denied, FloodSent float64 `json:",omitempty"`
+
+	base         *scenario
+	deniedPkts   uint64
+	floodSent    int
+	floodSeconds float64
+
 	kind      int // plain, conntrack, dataplane
 	latencies []float64
 	tb        *testbed.Testbed
@@ -111,6 +138,9 @@ func main() {
 	flag.DurationVar(&dur, "duration", 300*time.Millisecond, "how long each connection-rate measurement runs")
 	flag.DurationVar(&streamDur, "stream", 500*time.Millisecond, "how long each stream measurement runs")
 	flag.StringVar(&mode, "mode", "routed", "routed or bridge")
+	var logPolicies, floodRate int
+	flag.IntVar(&logPolicies, "log-policies", 1000, "policies of the logging scenarios (0: none)")
+	flag.IntVar(&floodRate, "flood", 2000, "denied SYNs per second the intruder pod sends in the flood scenarios (0: no flood scenarios)")
 	flag.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	flag.Parse()
 	m, err := testbed.ParseMode(mode)
@@ -142,8 +172,9 @@ func main() {
 		fail(err)
 	}
 	client, server := podIndex(spec, "bench/client"), podIndex(spec, "bench/server")
-	if spec.Pods[client].Node == spec.Pods[server].Node {
-		fail(errors.New("client and server landed on one node"))
+	intruder := podIndex(spec, "bench/intruder")
+	if spec.Pods[client].Node == spec.Pods[server].Node || spec.Pods[intruder].Node == spec.Pods[server].Node {
+		fail(errors.New("client or intruder landed on the server's node"))
 	}
 	spec.Pods[server].Ports = []policy.Port{{Proto: policy.ProtoTCP, Num: 80}}
 	clientIP, serverIP := spec.Pods[client].IPs[0], spec.Pods[server].IPs[0]
@@ -152,6 +183,9 @@ func main() {
 	scenarios := []*scenario{{Name: "plain", kind: plain}, {Name: "conntrack only", kind: conntrackOnly}, {Name: "dataplane, no policies", kind: enforced}}
 	for _, n := range counts {
 		scenarios = append(scenarios, &scenario{Name: fmt.Sprintf("dataplane, %d policies", n), Policies: n, kind: enforced})
+	}
+	if logPolicies > 0 {
+		scenarios = append(scenarios, logScenarios(scenarios, logPolicies, floodRate > 0)...)
 	}
 	for _, s := range scenarios {
 		if s.kind != enforced {
@@ -177,7 +211,7 @@ func main() {
 					_ = i
 				}
 			}
-			p, err := dataplane.Compile(e, local, dataplane.Options{TableName: testbed.TableName, KeepEstablished: true})
+			p, err := dataplane.Compile(e, local, dataplane.Options{TableName: testbed.TableName, KeepEstablished: true, Log: s.Log})
 			if err != nil {
 				fail(err)
 			}
@@ -189,6 +223,7 @@ func main() {
 			s.Elements += len(set.Elements)
 		}
 		s.ServerRules = chainRules(sp, serverIP)
+		s.Accounts = len(sp.Accounts)
 		fmt.Fprintf(os.Stderr, "nwdpbench: %s: engine %.0f ms, compile %.0f ms, %d set elements, %d rules on the server's ingress path\n",
 			s.Name, s.EngineMs, s.CompileMs, s.Elements, s.ServerRules)
 	}
@@ -211,6 +246,7 @@ func main() {
 		defer stop()
 	}
 	dst := netip.AddrPortFrom(serverIP, 80).String()
+	floodDst := netip.AddrPortFrom(serverIP, 80)
 	streamDst := netip.AddrPortFrom(serverIP, streamPort).String()
 
 	// Every round measures each scenario once, in a new random order, for a short time:
@@ -221,14 +257,18 @@ func main() {
 		order := slices.Clone(scenarios)
 		r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, s := range order {
+			stop := s.startFlood(intruder, server, floodDst, floodRate)
 			rate, err := connectRate(s.tb, client, dst, dur, &s.latencies)
+			stop()
 			if err != nil {
 				fail(fmt.Errorf("%s: connections: %w", s.Name, err))
 			}
 			s.Rates = append(s.Rates, rate)
 		}
 		for _, s := range order {
+			stop := s.startFlood(intruder, server, floodDst, floodRate)
 			gbit, err := stream(s.tb, client, streamDst, streamDur)
+			stop()
 			if err != nil {
 				fail(fmt.Errorf("%s: stream: %w", s.Name, err))
 			}
@@ -250,6 +290,17 @@ func main() {
 		s.RateToCT, s.RateToCTIQR = pairedRatio(s.Rates, ct.Rates)
 		s.StreamToPlain, s.StreamToPlainIQR = pairedRatio(s.Streams, p.Streams)
 		s.StreamToCT, s.StreamToCTIQR = pairedRatio(s.Streams, ct.Streams)
+		if s.floodSeconds > 0 {
+			s.Denied, s.FloodSent = float64(s.deniedPkts)/s.floodSeconds, float64(s.floodSent)/s.floodSeconds
+		}
+	}
+	for _, s := range scenarios {
+		if b := s.base; b != nil {
+			s.Base = b.Name
+			s.RateToBase, s.RateToBaseIQR = pairedRatio(s.Rates, b.Rates)
+			s.StreamToBase, s.StreamToBaseIQR = pairedRatio(s.Streams, b.Streams)
+			s.ConnectToBase = b.Connect / s.Connect
+		}
 	}
 	if asJSON {
 		json.NewEncoder(os.Stdout).Encode(map[string]any{"mode": m, "modelPods": modelPods, "rounds": rounds,
@@ -271,6 +322,159 @@ func main() {
 			s.Rate, ratio(s.RateToPlain, s.RateToPlainIQR), ratio(s.RateToCT, s.RateToCTIQR),
 			s.Connect, s.ConnectToPlain, s.ConnectToCT,
 			s.Stream, ratio(s.StreamToPlain, s.StreamToPlainIQR), ratio(s.StreamToCT, s.StreamToCTIQR), times)
+	}
+	if logPolicies == 0 {
+		return
+	}
+	fmt.Printf("\nLogging (NFLOG group %d, nobody reading it; rate limit %d/s, burst %d): each scenario against its twin without logging, measured in the same rounds\n\n",
+		dataplane.DefaultLogGroup, dataplane.DefaultLogRate, dataplane.DefaultLogBurst)
+	fmt.Printf("| scenario | counters | conn/s | vs log off | connect µs (p50) | vs log off | stream Gbit/s | vs log off | flood SYN/s sent / counted denied |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range scenarios {
+		if s.Log.Group == 0 && !s.Flood {
+			continue
+		}
+		vs := func(r float64, iqr [2]float64) string {
+			if s.base == nil {
+				return "-"
+			}
+			return ratio(r, iqr)
+		}
+		connVs := "-"
+		if s.base != nil {
+			connVs = fmt.Sprintf("%.2f", s.ConnectToBase)
+		}
+		flood := "-"
+		if s.Flood {
+			flood = fmt.Sprintf("%.0f / %.0f", s.FloodSent, s.Denied)
+		}
+		fmt.Printf("| %s | %d | %.0f | %s | %.1f | %s | %.2f | %s | %s |\n", s.Name, s.Accounts, s.Rate, vs(s.RateToBase, s.RateToBaseIQR),
+			s.Connect, connVs, s.Stream, vs(s.StreamToBase, s.StreamToBaseIQR), flood)
+	}
+}
+
+// logScenarios are the logging scenarios at n policies, with their twins without
+// logging: the n-policies scenario of have (made when missing) and, when flooding, a
+// flood without logging.
+func logScenarios(have []*scenario, n int, flood bool) []*scenario {
+	var out []*scenario
+	var off *scenario
+	for _, s := range have {
+		if s.kind == enforced && s.Policies == n {
+			off = s
+		}
+	}
+	if off == nil {
+		off = &scenario{Name: fmt.Sprintf("dataplane, %d policies", n), Policies: n, kind: enforced}
+		out = append(out, off)
+	}
+	denied := dataplane.LogOptions{Group: dataplane.DefaultLogGroup, Denied: true}
+	all := denied
+	all.Allowed = true
+	out = append(out,
+		&scenario{Name: fmt.Sprintf("%d policies, log denied", n), Policies: n, kind: enforced, Log: denied, base: off},
+		&scenario{Name: fmt.Sprintf("%d policies, log denied and allowed", n), Policies: n, kind: enforced, Log: all, base: off})
+	if flood {
+		fo := &scenario{Name: fmt.Sprintf("%d policies, denied flood", n), Policies: n, kind: enforced, Flood: true, base: off}
+		out = append(out, fo,
+			&scenario{Name: fmt.Sprintf("%d policies, denied flood, log denied", n), Policies: n, kind: enforced, Flood: true, Log: denied, base: fo})
+	}
+	return out
+}
+
+// startFlood has the intruder pod send rate SYNs a second to dst until the returned
+// function is called, when the scenario floods; the server's isolation denies them.
+// The SYNs come from a few source ports, so that the intruder's node tracks a few
+// connections rather than one per SYN. The denied packets the server's node counted
+// meanwhile add to deniedPkts.
+func (s *scenario) startFlood(intruder, server int, dst netip.AddrPort, rate int) (stop func()) {
+	if !s.Flood || rate <= 0 {
+		return func() {}
+	}
+	node := s.tb.Spec.Pods[server].Node
+	before := s.denied(node)
+	done := make(chan struct{})
+	var sent int
+	var err error
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		err = s.tb.InPod(intruder, func() (ferr error) {
+			sent, ferr = synFlood(dst, rate, done)
+			return ferr
+		})
+	}()
+	return func() {
+		close(done)
+		<-finished
+		if err != nil {
+			fail(fmt.Errorf("%s: flood: %w", s.Name, err))
+		}
+		s.floodSeconds += time.Since(start).Seconds()
+		s.floodSent += sent
+		s.deniedPkts += s.denied(node) - before
+	}
+}
+
+// denied sums the packets of the deny counters of a node's program.
+func (s *scenario) denied(node int) uint64 {
+	p := s.programs[node]
+	if len(p.Accounts) == 0 {
+		return 0
+	}
+	c, err := dataplane.Open(s.tb.NodeNetns(node))
+	if err != nil {
+		fail(err)
+	}
+	defer c.Close()
+	counts, err := c.Counters(p.Table)
+	if err != nil {
+		fail(err)
+	}
+	var n uint64
+	for _, a := range p.Accounts {
+		if a.Verdict == dataplane.AccountDeny {
+			n += counts[a.Name].Packets
+		}
+	}
+	return n
+}
+
+// floodPorts is how many source ports the flood cycles through.
+const floodPorts = 64
+
+// synFlood sends rate SYNs a second to dst (in batches every 10 ms) until done, and
+// returns how many it sent. Each is a non-blocking connect closed at once: the kernel
+// sends the SYN from connect, and a socket closed before any answer sends nothing more.
+func synFlood(dst netip.AddrPort, rate int, done <-chan struct{}) (int, error) {
+	to := &unix.SockaddrInet4{Port: int(dst.Port()), Addr: dst.Addr().As4()}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	sent, due := 0, 0.0
+	for {
+		select {
+		case <-done:
+			return sent, nil
+		case <-tick.C:
+		}
+		for due += float64(rate) / 100; due >= 1; due-- {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return sent, err
+			}
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+			if err := unix.Bind(fd, &unix.SockaddrInet4{Port: 40000 + sent%floodPorts}); err != nil {
+				unix.Close(fd)
+				return sent, fmt.Errorf("bind: %w", err)
+			}
+			err = unix.Connect(fd, to)
+			unix.Close(fd)
+			if err != nil && !errors.Is(err, unix.EINPROGRESS) {
+				return sent, fmt.Errorf("connect: %w", err)
+			}
+			sent++
+		}
 	}
 }
 
@@ -457,13 +661,19 @@ func chainRules(p *dataplane.Program, addr netip.Addr) int {
 
 func realPods() *model.Cluster {
 	c := &model.Cluster{}
+	// The client and the intruder on one node, the server on the other.
 	add := func(name string, ports []corev1.ContainerPort) {
 		p := &corev1.Pod{}
 		p.Namespace, p.Name, p.Labels = "bench", name, map[string]string{"app": name}
+		p.Spec.NodeName = "node-0"
+		if name == "server" {
+			p.Spec.NodeName = "node-1"
+		}
 		p.Spec.Containers = []corev1.Container{{Name: "c", Ports: ports}}
 		c.Pods = append(c.Pods, p)
 	}
 	add("client", nil)
+	add("intruder", nil)
 	add("server", []corev1.ContainerPort{{ContainerPort: 80}, {Name: "metrics", ContainerPort: 9100}})
 	c.Normalize()
 	return c
