@@ -46,15 +46,19 @@ type GroupCell struct {
 	// AllowedPair and DeniedPair are one allowed and one denied member pair, as pod
 	// indices [from, to]; {-1, -1} when there is none. Explanations are drawn from them.
 	AllowedPair, DeniedPair [2]int32
-	// WouldDeny counts the pairs allowed today that enforcing the audit policies would
-	// deny, WouldAllow the pairs denied today that it would allow. Both stay 0 unless the
-	// verdicts were decided with marks (MatrixOptions.Audit).
+}
+
+// AuditCount is what enforcing the audit policies would change in one group cell:
+// WouldDeny counts the member pairs allowed today that it would deny, WouldAllow those
+// denied today that it would allow. It is kept beside the cells, only for marked verdicts:
+// at 10k pods there are some 15 million cells.
+type AuditCount struct {
 	WouldDeny, WouldAllow int32
 }
 
-// Audit is the Result.Audit of the cell: "" when enforcing the audit policies changes
-// no member pair.
-func (c GroupCell) Audit() string {
+// Mark is the Result.Audit of the cell: "" when enforcing the audit policies changes no
+// member pair.
+func (c AuditCount) Mark() string {
 	switch {
 	case c.WouldDeny > 0 && c.WouldAllow > 0:
 		return AuditMixed
@@ -95,6 +99,17 @@ type GroupVerdicts struct {
 	off    []int
 	stride int
 	cells  []GroupCell
+	audit  []AuditCount // like cells, when Marked
+}
+
+// AuditCells returns what enforcing the audit policies would change in the cells of one
+// ordered group pair (as Cells), or nil when the verdicts are not Marked.
+func (v *GroupVerdicts) AuditCells(from, to int) []AuditCount {
+	if v.audit == nil {
+		return nil
+	}
+	start := from*v.stride + v.off[to]
+	return v.audit[start : start+len(v.DstPorts[to])]
 }
 
 // Cells returns the cells of one ordered group pair, one per DstPorts[to].
@@ -152,6 +167,9 @@ func DecideGroups(e *policy.Engine, g *Grouping, opts MatrixOptions) *GroupVerdi
 	// (CountPairs): a workload of a hundred identical pods costs what one pod costs.
 	cm := ComputeClassMatrix(e, MatrixOptions{Ports: opts.Ports, Workers: opts.Workers, Progress: opts.Progress, View: opts.View, Audit: opts.Audit})
 	v.Marked = cm.Marked()
+	if v.Marked {
+		v.audit = make([]AuditCount, len(v.cells))
+	}
 	sets := make([]MemberSet, len(g.Groups))
 	for gi, grp := range g.Groups {
 		sets[gi] = cm.Members(grp.Members)
@@ -184,9 +202,14 @@ func DecideGroups(e *policy.Engine, g *Grouping, opts MatrixOptions) *GroupVerdi
 func (v *GroupVerdicts) decideRow(e *policy.Engine, g *Grouping, cm *ClassMatrix, sets []MemberSet, from int) {
 	for to := range g.Groups {
 		cells := v.Cells(from, to)
+		audit := v.AuditCells(from, to)
 		self := from == to && len(g.Groups[to].Members) == 1
 		for k, pt := range v.DstPorts[to] {
 			c := &cells[k]
+			var au *AuditCount
+			if audit != nil {
+				au = &audit[k]
+			}
 			c.AllowedPair, c.DeniedPair = [2]int32{-1, -1}, [2]int32{-1, -1}
 			if self {
 				m := g.Groups[to].Members[0]
@@ -195,8 +218,8 @@ func (v *GroupVerdicts) decideRow(e *policy.Engine, g *Grouping, cm *ClassMatrix
 			}
 			ok := cm.countPairs(sets[from], sets[to], pt, func(eg, in, oeg, oin policy.Decision, n, a, b int32) {
 				c.add(verdictOf(e, eg, in), n, a, b)
-				if v.Marked {
-					c.mark(v.View, eg.Allowed && in.Allowed, oeg.Allowed && oin.Allowed, n)
+				if au != nil {
+					au.mark(v.View, eg.Allowed && in.Allowed, oeg.Allowed && oin.Allowed, n)
 				}
 			})
 			if !ok {
@@ -206,8 +229,8 @@ func (v *GroupVerdicts) decideRow(e *policy.Engine, g *Grouping, cm *ClassMatrix
 						if a != b {
 							pv := decidePair(e, v.View, a, b, pt)
 							c.add(pv, 1, a, b)
-							if v.Marked {
-								c.mark(v.View, pv.allowed, decidePair(e, otherView(v.View), a, b, pt).allowed, 1)
+							if au != nil {
+								au.mark(v.View, pv.allowed, decidePair(e, otherView(v.View), a, b, pt).allowed, 1)
 							}
 						}
 					}
@@ -235,7 +258,7 @@ func otherView(v policy.View) policy.View {
 }
 
 // mark counts n pairs allowed (or not) in view v and in the other view.
-func (c *GroupCell) mark(v policy.View, allowed, other bool, n int32) {
+func (c *AuditCount) mark(v policy.View, allowed, other bool, n int32) {
 	if allowed == other {
 		return
 	}
@@ -308,10 +331,14 @@ func (v *GroupVerdicts) Matrix() *Matrix {
 	}
 	for from := range v.Grouping.Groups {
 		for to := range v.Grouping.Groups {
+			audit := v.AuditCells(from, to)
 			for k, c := range v.Cells(from, to) {
 				r := Result{From: m.Pods[from], To: m.Pods[to], Port: v.DstPorts[to][k].String(),
 					Allowed: c.Allowed == c.Pairs, Egress: c.Egress == c.Pairs, Ingress: c.Ingress == c.Pairs,
-					Mixed: c.State() == CellMixed, Audit: c.Audit()}
+					Mixed: c.State() == CellMixed}
+				if audit != nil {
+					r.Audit = audit[k].Mark()
+				}
 				if m.Audit != nil {
 					m.Audit.count(&r)
 				}

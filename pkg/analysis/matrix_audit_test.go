@@ -230,7 +230,7 @@ func TestAuditGroupMarksCountMemberPairs(t *testing.T) {
 									}
 								}
 							}
-							cell := v.Cells(from, to)[k]
+							cell := v.AuditCells(from, to)[k]
 							if cell.WouldDeny != deny || cell.WouldAllow != allow {
 								t.Fatalf("seed %d, %s, %s: %s -> %s on %s: would deny %d, allow %d; want %d, %d", seed, view, by, gf.Name, gt.Name, pt, cell.WouldDeny, cell.WouldAllow, deny, allow)
 							}

@@ -55,6 +55,7 @@ func (v *GroupVerdicts) WriteJSON(w io.Writer) error {
 	}
 	return writeMatrixJSON(w, ports, names, len(names), func(from int, emit func(from, to, port int, c uint8)) {
 		for to := range names {
+			audit := v.AuditCells(from, to)
 			for k, c := range v.Cells(from, to) {
 				var bits uint8
 				if c.Allowed == c.Pairs {
@@ -69,10 +70,10 @@ func (v *GroupVerdicts) WriteJSON(w io.Writer) error {
 				if c.State() == CellMixed {
 					bits |= cellMixed
 				}
-				if c.WouldDeny > 0 {
+				if audit != nil && audit[k].WouldDeny > 0 {
 					bits |= cellAuditDeny
 				}
-				if c.WouldAllow > 0 {
+				if audit != nil && audit[k].WouldAllow > 0 {
 					bits |= cellAuditAllow
 				}
 				emit(from, to, dst[to][k], bits)
