@@ -26,10 +26,10 @@ type Reader struct {
 
 	received, overflows, lost, invalid atomic.Uint64
 	// lastSeq is the sequence number of the last message (Run's goroutine only).
-	lastSeq uint32
-	seqSeen bool
-	closeOnce               sync.Once
-	closeErr                error
+	lastSeq   uint32
+	seqSeen   bool
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // ReaderStats count what a Reader saw.

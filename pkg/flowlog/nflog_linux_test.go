@@ -16,8 +16,8 @@ import (
 	"github.com/netwarden/netwarden/pkg/policy"
 )
 
-// testNetns creates a network namespace with a veth pair (one end 10.77.0.1/24), loads the
-// nftables ruleset into it; all of it goes when the test ends, failed or not.
+// testNetns creates a network namespace with a veth pair (one end 10.77.0.1/24) and
+// loads the nftables ruleset into it; all of it goes when the test ends, failed or not.
 func testNetns(t *testing.T, ruleset string) (name, path string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
