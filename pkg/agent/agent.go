@@ -44,6 +44,8 @@ type Config struct {
 	// RuleMetrics chooses how the kernel's per-rule counters are exported (when the
 	// dataplane has them, see CounterSource): RuleDetailRule by default.
 	RuleMetrics RuleDetail
+	// Flows, if set, turns on the flow log (flows.go).
+	Flows *FlowConfig
 }
 
 // Default values of Config.
@@ -192,6 +194,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("caches synced", "policyAPI", a.cache.Watched())
+	if a.cfg.Flows != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() { defer close(done); a.runFlows(ctx) }()
+	}
 	a.run.loop(ctx, a.sync)
 	a.log.Info("stopped; the last programmed rules stay in the kernel")
 	return nil

@@ -77,9 +77,12 @@ type e2eCluster struct {
 	nodes []string
 	agent []*runningAgent
 	cfg   Config
+	// log and flows, when set, turn on the kernel's log and agent i's flow log.
+	log   dataplane.LogOptions
+	flows func(i int) *FlowConfig
 }
 
-func newE2ECluster(t *testing.T, pods []*corev1.Pod, namespaces map[string]map[string]string, inAPI func(*corev1.Pod) bool) *e2eCluster {
+func newE2ECluster(t *testing.T, pods []*corev1.Pod, namespaces map[string]map[string]string, inAPI func(*corev1.Pod) bool, opts ...func(*e2eCluster)) *e2eCluster {
 	requireNetAdmin(t)
 	ctx := ctxFor(t)
 	c := &model.Cluster{Pods: pods}
@@ -131,6 +134,9 @@ func newE2ECluster(t *testing.T, pods []*corev1.Pod, namespaces map[string]map[s
 	e.proxy = newOutageProxy(t, hostPort(t, env.APIServerURL))
 	e.cfg = Config{MinSyncInterval: 10 * time.Millisecond, ResyncPeriod: time.Second, DiscoveryInterval: 200 * time.Millisecond}
 	e.agent = make([]*runningAgent, len(e.nodes))
+	for _, o := range opts {
+		o(e)
+	}
 	for i := range e.nodes {
 		e.startAgent(i)
 	}
@@ -140,13 +146,16 @@ func newE2ECluster(t *testing.T, pods []*corev1.Pod, namespaces map[string]map[s
 // startAgent starts node i's agent, as the DaemonSet would (again after a kill).
 func (e *e2eCluster) startAgent(i int) {
 	t := e.t
-	dp, err := OpenNFTables(e.tb.NodeNetns(i), dataplane.Options{TableName: e2eTable})
+	dp, err := OpenNFTables(e.tb.NodeNetns(i), dataplane.Options{TableName: e2eTable, Log: e.log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dp.Close() })
 	cfg := e.cfg
 	cfg.NodeName = e.nodes[i]
+	if e.flows != nil {
+		cfg.Flows = e.flows(i)
+	}
 	e.agent[i] = startAgent(t, e.proxy.config(e.env.Config), cfg, dp)
 	e.agent[i].wait(t, "agent ready on "+cfg.NodeName, func(Applied) bool { return true })
 }
