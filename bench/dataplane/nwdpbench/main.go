@@ -102,7 +102,10 @@ type scenario struct {
 	// Accounts is how many counters the server's node has; Denied the denied packets
 	// per second its counters saw during the flood, and FloodSent the SYNs sent per
 	// second.
-	Accounts          int     `json:"accounts,omitempty"`
+	Accounts int `json:"accounts,omitempty"`
+	// CountersMs is how long reading every counter of the server's node takes (the
+	// median of 5), from a connection of its own.
+	CountersMs        float64 `json:"countersMs,omitempty"`
 	Denied, FloodSent float64 `json:",omitempty"`
 
 	base         *scenario
@@ -239,6 +242,9 @@ func main() {
 		if err := install(s); err != nil {
 			fail(fmt.Errorf("%s: %w", s.Name, err))
 		}
+		if s.kind == enforced {
+			s.CountersMs = s.readCounters(spec.Pods[server].Node)
+		}
 		stop, err := serveStream(s.tb, server)
 		if err != nil {
 			fail(err)
@@ -322,6 +328,13 @@ func main() {
 			s.Rate, ratio(s.RateToPlain, s.RateToPlainIQR), ratio(s.RateToCT, s.RateToCTIQR),
 			s.Connect, s.ConnectToPlain, s.ConnectToCT,
 			s.Stream, ratio(s.StreamToPlain, s.StreamToPlainIQR), ratio(s.StreamToCT, s.StreamToCTIQR), times)
+	}
+	fmt.Printf("\nCounters of the server's node: how many, applying the table, reading them all (Conn.Counters, one dump)\n\n")
+	fmt.Printf("| scenario | counters | apply (ms) | read counters (ms) |\n|---|---|---|---|\n")
+	for _, s := range scenarios {
+		if s.kind == enforced {
+			fmt.Printf("| %s | %d | %.0f | %.2f |\n", s.Name, s.Accounts, s.ApplyMs, s.CountersMs)
+		}
 	}
 	if logPolicies == 0 {
 		return
@@ -415,6 +428,29 @@ func (s *scenario) startFlood(intruder, server int, dst netip.AddrPort, rate int
 		s.floodSent += sent
 		s.deniedPkts += s.denied(node) - before
 	}
+}
+
+// readCounters times reading every counter of a node's table, from a connection of its
+// own (as the agent's metrics do), and returns the median of 5 in ms.
+func (s *scenario) readCounters(node int) float64 {
+	c, err := dataplane.Open(s.tb.NodeNetns(node))
+	if err != nil {
+		fail(err)
+	}
+	defer c.Close()
+	var took []float64
+	for range 5 {
+		start := time.Now()
+		counts, err := c.Counters(s.programs[node].Table)
+		if err != nil {
+			fail(err)
+		}
+		took = append(took, ms(time.Since(start)))
+		if len(counts) != len(s.programs[node].Accounts) {
+			fail(fmt.Errorf("%s: %d counters read, %d accounts", s.Name, len(counts), len(s.programs[node].Accounts)))
+		}
+	}
+	return median(took)
 }
 
 // denied sums the packets of the deny counters of a node's program.

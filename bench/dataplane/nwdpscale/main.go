@@ -13,6 +13,11 @@
 // live in interval sets, and scattered addresses make one range each, so this is the
 // costly case: interval sets cost more to change, and to look up, as they grow.
 //
+// Every compiled rule counts in a counter object of its own (accounting); -log also
+// logs denied packets. The counters column is how many the program has, and "read
+// counters" how long one dump of all of them takes (Conn.Counters, what the agent's
+// metrics do).
+//
 // It needs root. Timings vary with the machine; each change is measured several times
 // and the median printed.
 package main
@@ -58,6 +63,8 @@ type result struct {
 	CompileMs   float64  `json:"compileMs"`
 	ApplyMs     float64  `json:"applyMs"`
 	NftMs       float64  `json:"nftMs,omitempty"`
+	Counters    int      `json:"counters"`
+	CountersMs  float64  `json:"countersMs"`
 	AllocMB     float64  `json:"compileAllocMB"`
 	RetainedMB  float64  `json:"programRetainedMB"`
 	Allocs      uint64   `json:"compileAllocs"`
@@ -73,8 +80,12 @@ func main() {
 	flag.IntVar(&repeat, "repeat", 5, "measurements of each change (the median is printed)")
 	flag.BoolVar(&withNft, "nft", false, "also time `nft -f` of the program's text (slow at scale)")
 	flag.BoolVar(&asJSON, "json", false, "print JSON instead of tables")
+	flag.BoolVar(&logDenied, "log", false, "compile with denied packets logged through NFLOG (log rules and the shared limit)")
 	flag.BoolVar(&ranges, "ranges", false, "add a rule letting every pod of the cluster in on a port range (pods on port ranges live in interval sets: the costly case)")
 	flag.Parse()
+	if logDenied {
+		compileOptions.Log = dataplane.LogOptions{Group: dataplane.DefaultLogGroup, Denied: true}
+	}
 	if os.Geteuid() != 0 {
 		fail(fmt.Errorf("needs root: it loads nftables tables in a network namespace of its own"))
 	}
@@ -104,6 +115,12 @@ func main() {
 	print(results, withNft)
 }
 
+// compileOptions are what every program is compiled with.
+var compileOptions = dataplane.Options{KeepEstablished: true}
+
+// logDenied makes the programs log denied packets.
+var logDenied bool
+
 func measure(ns string, n, repeat int, withNft, ranges bool) (*result, error) {
 	r := &result{Pods: n}
 	base := spec{pods: n, ranges: ranges}
@@ -118,7 +135,7 @@ func measure(ns string, n, repeat int, withNft, ranges bool) (*result, error) {
 	var m0, m1, m2 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	start := time.Now()
-	p, err := dataplane.Compile(e, local(e), dataplane.Options{KeepEstablished: true})
+	p, err := dataplane.Compile(e, local(e), compileOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +167,20 @@ func measure(ns string, n, repeat int, withNft, ranges bool) (*result, error) {
 		applies = append(applies, ms(time.Since(start)))
 	}
 	r.ApplyMs = median(applies)
+	r.Counters = len(p.Accounts)
+	var reads []float64
+	for range 5 {
+		start = time.Now()
+		counts, err := c.Counters(p.Table)
+		if err != nil {
+			return nil, err
+		}
+		reads = append(reads, ms(time.Since(start)))
+		if len(counts) != len(p.Accounts) {
+			return nil, fmt.Errorf("%d counters read for %d accounts", len(counts), len(p.Accounts))
+		}
+	}
+	r.CountersMs = median(reads)
 	if withNft {
 		text := p.String()
 		start = time.Now()
@@ -185,7 +216,7 @@ func measure(ns string, n, repeat int, withNft, ranges bool) (*result, error) {
 			}
 			eng = append(eng, ms(took))
 			start := time.Now()
-			p2, err := dataplane.Compile(e2, local(e2), dataplane.Options{KeepEstablished: true})
+			p2, err := dataplane.Compile(e2, local(e2), compileOptions)
 			if err != nil {
 				return nil, err
 			}
@@ -220,7 +251,7 @@ func print(rs []*result, withNft bool) {
 	if withNft {
 		fmt.Printf(" nft -f (ms) |")
 	}
-	fmt.Printf(" compile allocates (MiB / allocs) | program keeps (MiB) |\n|---|---|---|---|---|---|---|")
+	fmt.Printf(" counters | read counters (ms) | compile allocates (MiB / allocs) | program keeps (MiB) |\n|---|---|---|---|---|---|---|---|---|")
 	if withNft {
 		fmt.Printf("---|")
 	}
@@ -230,7 +261,7 @@ func print(rs []*result, withNft bool) {
 		if withNft {
 			fmt.Printf(" %.0f |", r.NftMs)
 		}
-		fmt.Printf(" %.0f / %d | %.1f |\n", r.AllocMB, r.Allocs, r.RetainedMB)
+		fmt.Printf(" %d | %.2f | %.0f / %d | %.1f |\n", r.Counters, r.CountersMs, r.AllocMB, r.Allocs, r.RetainedMB)
 	}
 	fmt.Printf("\nOne change, from the program above: policy engine, dataplane compile, Diff, and the kernel write (ApplyDelta)\n\n")
 	fmt.Printf("| pods | change | elements written | engine (ms) | compile (ms) | diff (ms) | write (ms) |\n|---|---|---|---|---|---|---|\n")
