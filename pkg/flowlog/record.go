@@ -24,7 +24,7 @@ type Record struct {
 	// Port is the destination port (TCP, UDP, SCTP).
 	Port uint16 `json:"port,omitempty"`
 	// ICMP is the type and code of an ICMP or ICMPv6 packet.
-	ICMP *ICMP   `json:"icmp,omitempty"`
+	ICMP *ICMP    `json:"icmp,omitempty"`
 	Src  Endpoint `json:"src"`
 	Dst  Endpoint `json:"dst"`
 	// Tier is what decided: "admin", "networkpolicy", "baseline" or "default".
