@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,7 +27,11 @@ import (
 //   - A policy is a node linked to the groups (or whole namespaces) it selects, labelled
 //     with the directions it isolates or has rules for.
 type Graph struct {
-	By         GroupBy
+	By GroupBy
+	// View is the view the edges show; Marked says edges carry what enforcing the audit
+	// (staged) policies would change (GraphEdge.WouldDeny, WouldAllow).
+	View       policy.View
+	Marked     bool
 	Namespaces []GraphNamespace
 	// Nodes are the groups, indexed like Grouping.Groups.
 	Nodes    []GraphNode
@@ -73,17 +78,39 @@ type GraphEdge struct {
 	Ports []string
 	// Pairs is how many group pairs the edge stands for (more than one when collapsed).
 	Pairs int
+	// WouldDeny are the ports on which some pair of the edge is allowed today and would
+	// be denied with the audit (staged) policies enforced; WouldAllow the opposite.
+	WouldDeny, WouldAllow []string
+	// withAudit: the edge shows the with-audit view, so its marks say what it is today.
+	withAudit bool
 }
 
-// Label is the edge's text: its ports, or "blocked".
+// Marked reports whether enforcing the audit policies would change the edge.
+func (e GraphEdge) Marked() bool { return len(e.WouldDeny) > 0 || len(e.WouldAllow) > 0 }
+
+// Label is the edge's text: its ports, or "blocked", then what the audit policies would
+// change.
 func (e GraphEdge) Label() string {
+	var s string
 	switch e.State {
 	case CellDenied:
-		return "blocked"
+		s = "blocked"
 	case CellMixed:
-		return "mixed: " + PortList(e.Ports, 4)
+		s = "mixed: " + PortList(e.Ports, 4)
+	default:
+		s = PortList(e.Ports, 4)
 	}
-	return PortList(e.Ports, 4)
+	deny, allow := "; audit would deny ", "; audit would allow "
+	if e.withAudit {
+		deny, allow = "; allowed today on ", "; denied today on "
+	}
+	if len(e.WouldDeny) > 0 {
+		s += deny + PortList(e.WouldDeny, 4)
+	}
+	if len(e.WouldAllow) > 0 {
+		s += allow + PortList(e.WouldAllow, 4)
+	}
+	return s
 }
 
 // PortList joins ports, eliding past max ("80/TCP, 443/TCP +3 more").
@@ -109,6 +136,9 @@ type GraphPolicy struct {
 	// OwnNamespace: a NetworkPolicy that selects every group of its namespace (a default
 	// deny, say). Pictures say so on the policy rather than link it to the box it sits in.
 	OwnNamespace bool
+	// Audit: the policy is staged (annotation netwarden.io/mode: audit). In the enforced
+	// view it protects nothing (IngressProtected, EgressProtected ignore it).
+	Audit bool
 }
 
 // Blocked says which blocked edges a picture draws.
@@ -150,12 +180,14 @@ type GraphOptions struct {
 type pairSummary struct {
 	drawn                  bool
 	allowed, denied, mixed int32
+	// changed: enforcing the audit policies would change some port of the pair.
+	changed bool
 }
 
 // BuildGraph reduces the verdicts between groups to a picture.
 func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 	e, groups := v.Engine, v.Grouping.Groups
-	g := &Graph{By: v.Grouping.By, Nodes: make([]GraphNode, len(groups))}
+	g := &Graph{By: v.Grouping.By, Nodes: make([]GraphNode, len(groups)), View: v.View, Marked: v.Marked}
 	nsIndex := map[string]int{}
 	for gi, grp := range groups {
 		ni, ok := nsIndex[grp.Namespace]
@@ -167,7 +199,7 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 		g.Namespaces[ni].Nodes = append(g.Namespaces[ni].Nodes, gi)
 		g.Nodes[gi] = GraphNode{Name: grp.Name, Label: grp.Label, Kind: grp.Kind, Namespace: ni, Pods: len(grp.Members)}
 	}
-	g.addPolicies(e, v.Grouping, nsIndex)
+	g.addPolicies(e, v.Grouping, nsIndex, v.View)
 
 	n := len(groups)
 	portIndex := make(map[policy.Port]int, len(v.Ports))
@@ -199,6 +231,38 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 		}
 		return out
 	}
+	// auditIn lists, in v.Ports order, the ports of pairs whose cells in one of states
+	// enforcing the audit policies would deny (deny) or allow (!deny).
+	auditIn := func(deny bool, states []CellState, pairs ...int) []string {
+		if !v.Marked {
+			return nil
+		}
+		set := make([]bool, len(v.Ports))
+		for _, i := range pairs {
+			a, b := i/n, i%n
+			audit := v.AuditCells(a, b)
+			for k, c := range v.Cells(a, b) {
+				if (deny && audit[k].WouldDeny > 0 || !deny && audit[k].WouldAllow > 0) && slices.Contains(states, c.State()) {
+					set[dstIdx[b][k]] = true
+				}
+			}
+		}
+		var out []string
+		for pi, in := range set {
+			if in {
+				out = append(out, v.Ports[pi].String())
+			}
+		}
+		return out
+	}
+	allStates := []CellState{CellAllowed, CellDenied, CellMixed}
+	// markEdge sets what the audit policies would change on an edge of pairs, in cells of
+	// states.
+	markEdge := func(ed GraphEdge, states []CellState, pairs ...int) GraphEdge {
+		ed.WouldDeny, ed.WouldAllow = auditIn(true, states, pairs...), auditIn(false, states, pairs...)
+		ed.withAudit = v.View == policy.WithAudit
+		return ed
+	}
 	sum := make([]pairSummary, n*n)
 	// pair reports whether (a, b) is a pair of distinct pods at all: a group of one pod with
 	// itself is that pod talking to itself.
@@ -211,6 +275,13 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 			}
 			pairs++
 			s := &sum[a*n+b]
+			for _, au := range v.AuditCells(a, b) {
+				if au.Mark() != "" {
+					// What a rollout would change is drawn even where no enforced
+					// policy decides the traffic yet.
+					s.changed, s.drawn = true, true
+				}
+			}
 			for _, c := range v.Cells(a, b) {
 				switch c.State() {
 				case CellAllowed:
@@ -233,6 +304,16 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 	sameAllowed := func(i, j int) bool {
 		x, y := portsIn(CellAllowed, i), portsIn(CellAllowed, j)
 		return strings.Join(x, ",") == strings.Join(y, ",")
+	}
+	// sameAudit reports whether the audit policies would change the same ports of two
+	// pairs the same way.
+	sameAudit := func(i, j int) bool {
+		for _, deny := range []bool{true, false} {
+			if strings.Join(auditIn(deny, allStates, i), ",") != strings.Join(auditIn(deny, allStates, j), ",") {
+				return false
+			}
+		}
+		return true
 	}
 
 	used := make([]bool, n*n)
@@ -265,6 +346,18 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 		if len(idx) < 2 {
 			return false
 		}
+		// Pairs the audit policies would change collapse only with pairs they would
+		// change alike, and never into a note inside a namespace (it has no mark).
+		if changed := slices.ContainsFunc(idx, func(i int) bool { return sum[i].changed }); changed {
+			if from == to && from.Namespace {
+				return false
+			}
+			for _, i := range idx[1:] {
+				if !sameAudit(idx[0], i) {
+					return false
+				}
+			}
+		}
 		if !denied && !full && partial {
 			for _, i := range idx[1:] {
 				if !sameAllowed(idx[0], i) {
@@ -280,6 +373,7 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 			edge.State = CellAllowed
 			edge.Ports = portsIn(CellAllowed, idx...)
 		}
+		edge = markEdge(edge, allStates, idx[0])
 		if from == to && from.Namespace {
 			ns := &g.Namespaces[from.Index]
 			ns.WithinState = edge.State
@@ -325,14 +419,21 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 				continue
 			}
 			used[i] = true
+			// A pair with mixed and allowed ports gets two edges; the mixed edge carries
+			// the marks of the mixed ports, the other the rest.
 			if s.mixed > 0 {
-				g.Edges = append(g.Edges, GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellMixed, Ports: portsIn(CellMixed, i), Pairs: 1})
+				states := allStates
+				if s.allowed > 0 {
+					states = []CellState{CellMixed}
+				}
+				g.Edges = append(g.Edges, markEdge(GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellMixed, Ports: portsIn(CellMixed, i), Pairs: 1}, states, i))
 			}
 			if s.allowed > 0 {
-				g.Edges = append(g.Edges, GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellAllowed, Ports: portsIn(CellAllowed, i), Pairs: 1})
+				g.Edges = append(g.Edges, markEdge(GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellAllowed, Ports: portsIn(CellAllowed, i), Pairs: 1},
+					[]CellState{CellAllowed, CellDenied}, i))
 			}
 			if s.allowed == 0 && s.mixed == 0 {
-				g.Edges = append(g.Edges, GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellDenied, Pairs: 1})
+				g.Edges = append(g.Edges, markEdge(GraphEdge{From: nodeEnd(a), To: nodeEnd(b), State: CellDenied, Pairs: 1}, allStates, i))
 			}
 		}
 	}
@@ -341,7 +442,7 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 	if opts.Blocked == BlockedNone || (opts.Blocked != BlockedAll && len(g.Edges) > AutoEdgeLimit) {
 		kept, dropped := g.Edges[:0], 0
 		for _, ed := range g.Edges {
-			if ed.State == CellDenied {
+			if ed.State == CellDenied && !ed.Marked() { // what a rollout would open stays
 				dropped++
 				continue
 			}
@@ -365,7 +466,28 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 			break
 		}
 	}
+	marked := 0
+	for _, ed := range g.Edges {
+		if ed.Marked() {
+			marked++
+		}
+	}
+	switch {
+	case g.View == policy.WithAudit && e.HasAudit && g.Marked:
+		g.Notes = append(g.Notes, fmt.Sprintf("edges as if the audit (staged) policies were enforced; orange: a change from today (%s)", plural(marked, "edge")))
+	case g.View == policy.WithAudit && e.HasAudit:
+		g.Notes = append(g.Notes, "edges as if the audit (staged) policies were enforced")
+	case marked > 0:
+		g.Notes = append(g.Notes, fmt.Sprintf("%s: enforcing the audit (staged) policies would change them (dashed: allowed today, would be denied)", plural(marked, "orange edge")))
+	}
 	return g
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func unitName(by GroupBy) string {
@@ -397,8 +519,11 @@ func edgeLess(a, b GraphEdge) bool {
 
 // addPolicies adds every policy that selects a pod, linked to the groups it selects
 // (a whole namespace when it selects all of a namespace's groups).
-func (g *Graph) addPolicies(e *policy.Engine, gr *Grouping, nsIndex map[string]int) {
+func (g *Graph) addPolicies(e *policy.Engine, gr *Grouping, nsIndex map[string]int, view policy.View) {
 	for _, p := range e.Policies {
+		// A staged policy protects nothing today: a group it alone selects accepts
+		// every edge, drawn or not.
+		protects := !p.Audit || view == policy.WithAudit
 		var dirs []string
 		for _, d := range []policy.Direction{policy.Ingress, policy.Egress} {
 			if p.Affects(d) {
@@ -422,7 +547,7 @@ func (g *Graph) addPolicies(e *policy.Engine, gr *Grouping, nsIndex map[string]i
 		if !any {
 			continue
 		}
-		gp := GraphPolicy{Ref: p.Ref.String(), Kind: p.Ref.Kind, Name: p.Ref.Name, Namespace: -1, Tier: p.Tier.String(), Directions: strings.Join(dirs, ", ")}
+		gp := GraphPolicy{Ref: p.Ref.String(), Kind: p.Ref.Kind, Name: p.Ref.Name, Namespace: -1, Tier: p.Tier.String(), Directions: strings.Join(dirs, ", "), Audit: p.Audit}
 		if p.Tier != policy.TierNetworkPolicy && p.Priority <= 1000 { // a BANP has no priority
 			prio := p.Priority
 			gp.Priority = &prio
@@ -441,10 +566,10 @@ func (g *Graph) addPolicies(e *policy.Engine, gr *Grouping, nsIndex map[string]i
 				if !selected[gi] {
 					continue
 				}
-				if p.Affects(policy.Ingress) {
+				if protects && p.Affects(policy.Ingress) {
 					g.Nodes[gi].IngressProtected = true
 				}
-				if p.Affects(policy.Egress) {
+				if protects && p.Affects(policy.Egress) {
 					g.Nodes[gi].EgressProtected = true
 				}
 				if !all {

@@ -58,10 +58,19 @@ func Dot(w io.Writer, g *analysis.Graph) error {
 		from, tail := end(e.From, "ltail")
 		to, head := end(e.To, "lhead")
 		var style string
-		switch e.State {
-		case analysis.CellDenied:
+		switch {
+		case e.Marked() && e.State == analysis.CellAllowed && len(e.WouldDeny) > 0:
+			// Allowed today, cut by the rollout: dashed, orange.
+			style = "style=dashed, penwidth=1.8, color=\"" + colourAudit + "\", fontcolor=\"" + colourAudit + "\""
+		case e.Marked() && e.State == analysis.CellDenied:
+			style = "style=dashed, color=\"" + colourAudit + "\", fontcolor=\"" + colourAudit + "\""
+		case e.Marked() && e.State == analysis.CellMixed:
+			style = "penwidth=3, color=\"" + colourAudit + "\", fontcolor=\"" + colourAudit + "\""
+		case e.Marked():
+			style = "penwidth=1.8, color=\"" + colourAudit + "\", fontcolor=\"" + colourAudit + "\""
+		case e.State == analysis.CellDenied:
 			style = "style=dashed, color=\"" + colourBlocked + "\", fontcolor=\"" + colourBlocked + "\""
-		case analysis.CellMixed:
+		case e.State == analysis.CellMixed:
 			style = "penwidth=3, color=\"" + colourMixed + "\", fontcolor=\"" + colourMixed + "\""
 		default:
 			style = "penwidth=1.8, color=\"" + colourAllowed + "\", fontcolor=\"" + colourAllowed + "\""

@@ -56,6 +56,12 @@ type htmlData struct {
 	Rows []string `json:"rows"`
 	// Pairs["from,to,k"] is [allowed pairs, pairs] for every mixed cell.
 	Pairs map[string][2]int32 `json:"pairs"`
+	// View is the view the cells show ("with-audit": as if audit policies were enforced),
+	// set only when the input has audit (staged) policies.
+	View string `json:"view,omitempty"`
+	// Audit["from,to,k"] is [would deny, would allow] member pairs for every cell that
+	// enforcing the audit policies would change; only in marked reports.
+	Audit map[string][2]int32 `json:"audit,omitempty"`
 	// Explain["from,to,k"] holds the walks behind a cell: the allowed witness, the denied
 	// witness, or both for a mixed cell. Their step lists are in Steps, each list once:
 	// many walks share them (every source denied into one target walks the same rules).
@@ -172,6 +178,12 @@ func buildHTMLData(v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOption
 	for _, w := range e.Warnings {
 		d.Warnings = append(d.Warnings, w.Message)
 	}
+	if e.HasAudit {
+		d.View = v.View.String()
+	}
+	if v.Marked {
+		d.Audit = map[string][2]int32{}
+	}
 
 	// Cell characters, and the explanation candidates in priority order.
 	type candidate struct {
@@ -183,7 +195,11 @@ func buildHTMLData(v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOption
 	for from := range groups {
 		var row strings.Builder
 		for to := range groups {
+			audit := v.AuditCells(from, to)
 			for k, c := range v.Cells(from, to) {
+				if audit != nil && audit[k].Mark() != "" {
+					d.Audit[htmlCellKey(from, to, k)] = [2]int32{audit[k].WouldDeny, audit[k].WouldAllow}
+				}
 				ch, rank := byte('a'), 3
 				switch c.State() {
 				case analysis.CellMixed:
@@ -217,7 +233,12 @@ func buildHTMLData(v *analysis.GroupVerdicts, g *analysis.Graph, opts HTMLOption
 				continue
 			}
 			src, dst := e.PodPair(pair[0], pair[1])
+			// The walk of the view shown; in the enforced view it carries the walk with
+			// the audit policies enforced when that differs (Explanation.Audit).
 			x := htmlExplanation{Explanation: e.Explain(src, dst, pt)}
+			if v.View == policy.WithAudit {
+				x = htmlExplanation{Explanation: e.ExplainIn(policy.WithAudit, src, dst, pt)}
+			}
 			x.EgressSteps, x.IngressSteps = steps.index(x.Egress.Steps), steps.index(x.Ingress.Steps)
 			x.Egress.Steps, x.Ingress.Steps = nil, nil
 			xs = append(xs, x)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/netwarden/netwarden/pkg/analysis"
+	"github.com/netwarden/netwarden/pkg/policy"
 )
 
 // chromium finds a headless-capable Chromium, or skips the test saying how to get one.
@@ -102,6 +103,48 @@ func TestHTMLInBrowserSelfTest(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A report of a rollout in the with-audit view: the self-test also finds the marked cell
+// and its note, and the walk shown is the one with the staged policy enforced.
+func TestHTMLInBrowserAuditReport(t *testing.T) {
+	browser := chromium(t)
+	e := engineOf(t, "../../examples/audit-rollout")
+	v := analysis.DecideGroups(e, analysis.NewGrouping(e, analysis.ByWorkloads), analysis.MatrixOptions{View: policy.WithAudit, Audit: true})
+	var page bytes.Buffer
+	if err := HTML(&page, v, analysis.BuildGraph(v, analysis.GraphOptions{}), HTMLOptions{Title: "rollout"}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(path, page.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom := dumpDOM(t, browser, "file://"+path+"#selftest")
+	m := regexp.MustCompile(`(?s)<pre id="selftest-result" data-ok="(\w+)">(.*?)</pre>`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("the page wrote no self-test result; DOM starts:\n%.2000s", dom)
+	}
+	var r selfTestResult
+	if err := json.Unmarshal([]byte(html.UnescapeString(m[2])), &r); err != nil {
+		t.Fatal(err)
+	}
+	audit := 0
+	for _, c := range r.Checks {
+		if !c.OK {
+			t.Errorf("self-test check failed: %s (%s)", c.Name, c.Detail)
+		}
+		if strings.Contains(c.Name, "audit") {
+			audit++
+		}
+	}
+	if !r.OK || audit == 0 {
+		t.Errorf("self-test ok=%v with %d audit checks", r.OK, audit)
+	}
+	for _, want := range []string{"default/batch → default/api on 8080/TCP: DENIED", "1 member pair allowed today", "NetworkPolicy default/api-only-from-web"} {
+		if !strings.Contains(r.Explanation, want) {
+			t.Errorf("the explanation shown lacks %q:\n%s", want, r.Explanation)
+		}
 	}
 }
 

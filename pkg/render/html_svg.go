@@ -388,7 +388,11 @@ func htmlGraphSVG(v *analysis.GroupVerdicts, g *analysis.Graph) string {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"graph-svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"graph of allowed and blocked connections\">\n", l.w, l.h, l.w, l.h)
 	b.WriteString("<defs>\n")
-	for _, m := range []struct{ id, colour string }{{"allowed", colourAllowed}, {"blocked", colourBlocked}, {"mixed", colourMixed}} {
+	markers := []struct{ id, colour string }{{"allowed", colourAllowed}, {"blocked", colourBlocked}, {"mixed", colourMixed}}
+	if g.Marked {
+		markers = append(markers, struct{ id, colour string }{"audit", colourAudit})
+	}
+	for _, m := range markers {
 		fmt.Fprintf(b, "<marker id=\"arrow-%s\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0 0 L10 5 L0 10 z\" fill=\"%s\"/></marker>\n", m.id, m.colour)
 	}
 	b.WriteString("</defs>\n")
@@ -474,6 +478,11 @@ func htmlGraphSVG(v *analysis.GroupVerdicts, g *analysis.Graph) string {
 	for i, e := range g.Edges {
 		p := edgeCurves[i].path()
 		class := map[analysis.CellState]string{analysis.CellAllowed: "allowed", analysis.CellDenied: "blocked", analysis.CellMixed: "mixed"}[e.State]
+		marker := class
+		if e.Marked() { // what enforcing the audit (staged) policies would change: orange
+			class += " audit"
+			marker = "audit"
+		}
 		ports := e.Ports
 		if e.State == analysis.CellDenied {
 			ports = picProbedPorts(v, g, e.To)
@@ -481,7 +490,7 @@ func htmlGraphSVG(v *analysis.GroupVerdicts, g *analysis.Graph) string {
 		fmt.Fprintf(b, "<g class=\"edge %s\" data-nss=\"%d %d\" data-ports=\"%s\" data-cell=\"%d,%d\" tabindex=\"0\">", class, nsOf(e.From), nsOf(e.To),
 			html.EscapeString(strings.Join(ports, ",")), firstNode(e.From), firstNode(e.To))
 		fmt.Fprintf(b, "<title>%s → %s: %s</title>", html.EscapeString(picEndName(g, e.From)), html.EscapeString(picEndName(g, e.To)), html.EscapeString(e.Label()))
-		fmt.Fprintf(b, "<path class=\"hit\" d=\"%s\"/><path class=\"line\" d=\"%s\" marker-end=\"url(#arrow-%s)\"/>", p.d, p.d, class)
+		fmt.Fprintf(b, "<path class=\"hit\" d=\"%s\"/><path class=\"line\" d=\"%s\" marker-end=\"url(#arrow-%s)\"/>", p.d, p.d, marker)
 		label := e.Label()
 		wlab := float64(len([]rune(label)))*6.2 + 10
 		lx, ly := labels.place(p.lx, p.ly, wlab)

@@ -16,6 +16,9 @@ const (
 	markDenied  = "X"
 	markNone    = "-"
 	markMixed   = "~"
+	// markAudit follows the mark of a cell whose verdict enforcing the audit (staged)
+	// policies would change (".!", "X!", "~!").
+	markAudit = "!"
 )
 
 // MatrixFormats are the -o values of matrix.
@@ -33,11 +36,18 @@ func Matrix(w io.Writer, m *analysis.Matrix, format string) error {
 		if grouped {
 			head = append(head, "mixed")
 		}
+		marked := m.Audit != nil // what audit policies would change: deny, allow, mixed or empty
+		if marked {
+			head = append(head, "audit")
+		}
 		cw.Write(head)
 		for _, r := range m.Results {
 			row := []string{r.From, r.To, r.Port, strconv.FormatBool(r.Allowed), strconv.FormatBool(r.Egress), strconv.FormatBool(r.Ingress)}
 			if grouped {
 				row = append(row, strconv.FormatBool(r.Mixed))
+			}
+			if marked {
+				row = append(row, r.Audit)
 			}
 			cw.Write(row)
 		}
@@ -49,6 +59,27 @@ func Matrix(w io.Writer, m *analysis.Matrix, format string) error {
 		return matrixGrid(w, m, false)
 	}
 	return CheckFormat(format, MatrixFormats...)
+}
+
+// matrixAuditLegend explains the audit marks, in the matrix's view.
+func matrixAuditLegend(m *analysis.Matrix) string {
+	s := fmt.Sprintf("%s: enforcing the audit (staged) policies would change it", markAudit)
+	if m.Audit != nil && m.Audit.View == "with-audit" {
+		s = fmt.Sprintf("verdicts as if the audit (staged) policies were enforced; %s: a change from today (%s%s allowed today, %s%s denied today)",
+			markAudit, markDenied, markAudit, markAllowed, markAudit)
+	} else {
+		s += fmt.Sprintf(" (%s%s allowed today, would be denied; %s%s denied today, would be allowed)", markAllowed, markAudit, markDenied, markAudit)
+	}
+	if m.GroupBy != "" {
+		s += "; on a group cell, for some member pairs"
+	}
+	if m.Audit != nil {
+		s += fmt.Sprintf("; %d would be denied, %d allowed", m.Audit.Deny, m.Audit.Allow)
+		if m.Audit.Mixed > 0 {
+			s += fmt.Sprintf(", %d both", m.Audit.Mixed)
+		}
+	}
+	return s
 }
 
 // matrixGrid prints one grid per port (rows are sources, columns destinations) when every
@@ -66,16 +97,21 @@ func matrixGrid(w io.Writer, m *analysis.Matrix, md bool) error {
 		titles = []string{"declared ports"}
 	}
 	grids := make(map[string][][]string, len(titles))
+	audit := make(map[string][][]bool, len(titles))
 	for _, t := range titles {
 		g := make([][]string, len(m.Pods))
+		a := make([][]bool, len(m.Pods))
 		for i := range g {
 			g[i] = make([]string, len(m.Pods))
+			a[i] = make([]bool, len(m.Pods))
 			for j := range g[i] {
 				g[i][j] = markNone
 			}
 		}
 		grids[t] = g
+		audit[t] = a
 	}
+	anyAudit := false
 	dstPorts := make([][]string, len(m.Pods))
 	anyMixed := false
 	for _, r := range m.Results {
@@ -88,6 +124,14 @@ func matrixGrid(w io.Writer, m *analysis.Matrix, md bool) error {
 			mark = markAllowed
 		}
 		i, j := index[r.From], index[r.To]
+		if r.Audit != "" {
+			anyAudit = true
+			if uniform {
+				audit[r.Port][i][j] = true
+			} else {
+				audit[titles[0]][i][j] = true
+			}
+		}
 		if uniform {
 			grids[r.Port][i][j] = mark
 			continue
@@ -113,6 +157,15 @@ func matrixGrid(w io.Writer, m *analysis.Matrix, md bool) error {
 			fmt.Fprintln(w)
 		}
 		g := grids[title]
+		if anyAudit {
+			for i := range g {
+				for j := range g[i] {
+					if audit[title][i][j] {
+						g[i][j] += markAudit
+					}
+				}
+			}
+		}
 		if md {
 			fmt.Fprintf(w, "**%s**\n\n", title)
 			fmt.Fprintf(w, "| from \\ to | %s |\n", strings.Join(m.Pods, " | "))
@@ -147,10 +200,20 @@ func matrixGrid(w io.Writer, m *analysis.Matrix, md bool) error {
 	case anyMixed:
 		legend += fmt.Sprintf(", %s mixed (allowed for some members of a group)", markMixed)
 	}
+	auditLegend := ""
+	if anyAudit {
+		auditLegend = matrixAuditLegend(m)
+	}
 	if md {
 		fmt.Fprintf(w, "\n%s\n", strings.ReplaceAll(legend, "X", "`X`"))
+		if auditLegend != "" {
+			fmt.Fprintf(w, "\n%s\n", strings.NewReplacer("X!", "`X!`", ".!", "`.!`", "~!", "`~!`").Replace(auditLegend))
+		}
 	} else {
 		fmt.Fprintf(w, "\n%s\n", legend)
+		if auditLegend != "" {
+			fmt.Fprintln(w, auditLegend)
+		}
 	}
 	if !uniform {
 		fmt.Fprintln(w, "ports probed per destination:")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netwarden/netwarden/pkg/analysis"
 	"github.com/netwarden/netwarden/pkg/model"
+	"github.com/netwarden/netwarden/pkg/policy"
 )
 
 // PictureFormats are the -o values that draw a picture rather than print a table.
@@ -32,6 +33,8 @@ const (
 	colourPolicy    = "#8250df"
 	colourLink      = "#8c959f"
 	colourProtected = "#0969da"
+	// colourAudit marks what enforcing the audit (staged) policies would change.
+	colourAudit = "#bc4c00"
 )
 
 // picNodeLines are the lines of a group's box: its name, then for workloads the kind and pod
@@ -60,6 +63,13 @@ func picPolicyLines(g *analysis.Graph, p analysis.GraphPolicy) []string {
 	}
 	if p.OwnNamespace {
 		lines = append(lines, p.Directions+": every pod in "+g.Namespaces[p.Namespace].Name)
+	}
+	if p.Audit {
+		if g.View == policy.WithAudit {
+			lines = append(lines, "audit: drawn as enforced")
+		} else {
+			lines = append(lines, "audit: not enforced")
+		}
 	}
 	return lines
 }
@@ -129,11 +139,24 @@ func Mermaid(w io.Writer, g *analysis.Graph) error {
 	}
 	for _, e := range g.Edges {
 		label := mermaidText([]string{e.Label()})
-		switch e.State {
-		case analysis.CellDenied:
+		switch {
+		case e.Marked() && e.State == analysis.CellAllowed && len(e.WouldDeny) > 0:
+			// Allowed today, cut by the rollout: dashed like a blocked edge, orange.
+			fmt.Fprintf(b, "  %s -.->|%s| %s\n", end(e.From), label, end(e.To))
+			style("stroke:" + colourAudit + ",stroke-width:2px,stroke-dasharray:6 4,color:" + colourAudit)
+		case e.Marked() && e.State == analysis.CellMixed:
+			fmt.Fprintf(b, "  %s ==>|%s| %s\n", end(e.From), label, end(e.To))
+			style("stroke:" + colourAudit + ",stroke-width:3px,color:" + colourAudit)
+		case e.Marked() && e.State == analysis.CellDenied:
+			fmt.Fprintf(b, "  %s -.->|%s| %s\n", end(e.From), label, end(e.To))
+			style("stroke:" + colourAudit + ",stroke-width:1.5px,color:" + colourAudit)
+		case e.Marked():
+			fmt.Fprintf(b, "  %s -->|%s| %s\n", end(e.From), label, end(e.To))
+			style("stroke:" + colourAudit + ",stroke-width:2px,color:" + colourAudit)
+		case e.State == analysis.CellDenied:
 			fmt.Fprintf(b, "  %s -.->|%s| %s\n", end(e.From), label, end(e.To))
 			style("stroke:" + colourBlocked + ",stroke-width:1.5px,color:" + colourBlocked)
-		case analysis.CellMixed:
+		case e.State == analysis.CellMixed:
 			fmt.Fprintf(b, "  %s ==>|%s| %s\n", end(e.From), label, end(e.To))
 			style("stroke:" + colourMixed + ",stroke-width:3px,color:" + colourMixed)
 		default:

@@ -30,6 +30,26 @@
     partial: "allowed on some ports", mixed: "mixed: members disagree", none: "not probed on this port"
   };
   var CH = { A: "allowed", a: "open", D: "denied", M: "mixed" };
+  // Marks of what enforcing the audit (staged) policies would change (D.audit).
+  var AUDIT = D.audit || {};
+  var WITH_AUDIT = D.view === "with-audit";
+  var AUDIT_TEXT = WITH_AUDIT ?
+    { "audit-deny": "! allowed today (the audit policies deny it)", "audit-allow": "! denied today (the audit policies allow it)", "audit-mixed": "! differs from today for some member pairs" } :
+    { "audit-deny": "! audit policies would deny it", "audit-allow": "! audit policies would allow it", "audit-mixed": "! audit policies would deny some member pairs, allow others" };
+
+  // cellAudit is the audit mark class of a cell under the port filter, or "".
+  function cellAudit(from, to) {
+    var ports = D.groups[to].ports, deny = 0, allow = 0;
+    for (var k = 0; k < ports.length; k++) {
+      if (state.port !== "" && +state.port !== ports[k]) continue;
+      var a = AUDIT[from + "," + to + "," + k];
+      if (a) { deny += a[0]; allow += a[1]; }
+    }
+    if (deny && allow) return "audit-mixed";
+    if (deny) return "audit-deny";
+    if (allow) return "audit-allow";
+    return "";
+  }
 
   // cellState is the colour of a cell under the port filter.
   function cellChars(from, to) {
@@ -93,6 +113,12 @@
     ["allowed", "open", "denied", "partial", "mixed", "none"].forEach(function (s) {
       legend.appendChild(el("span", null, el("span", { cls: "sw " + s }), STATE_TEXT[s]));
     });
+    if (Object.keys(AUDIT).length) {
+      ["audit-deny", "audit-allow", "audit-mixed"].forEach(function (a) {
+        legend.appendChild(el("span", null, el("span", { cls: "sw none " + a }), AUDIT_TEXT[a]));
+      });
+    }
+    if (WITH_AUDIT) legend.appendChild(el("span", { text: "verdicts as if the audit (staged) policies were enforced" }));
     legend.appendChild(el("span", { text: "rows: from, columns: to" }));
   }
 
@@ -144,9 +170,9 @@
     vis.forEach(function (from) {
       var tr = el("tr", null, el("th", { scope: "row", title: D.groups[from].name }, groupLabel(from)));
       vis.forEach(function (to) {
-        var s = cellState(from, to);
-        var td = el("td", { cls: "cell " + s + (from === to ? " self" : ""), "data-from": String(from), "data-to": String(to),
-          title: D.groups[from].name + " → " + D.groups[to].name + ": " + STATE_TEXT[s] });
+        var s = cellState(from, to), a = cellAudit(from, to);
+        var td = el("td", { cls: "cell " + s + (from === to ? " self" : "") + (a ? " " + a : ""), "data-from": String(from), "data-to": String(to),
+          title: D.groups[from].name + " → " + D.groups[to].name + ": " + STATE_TEXT[s] + (a ? "; " + AUDIT_TEXT[a] : "") });
         if (state.selected && state.selected[0] === from && state.selected[1] === to) td.classList.add("selected");
         tr.appendChild(td);
       });
@@ -207,6 +233,12 @@
       var head = el("div", null, el("b", { text: D.ports[p] }), el("span", { cls: "badge " + s, text: STATE_TEXT[s] }));
       div.appendChild(head);
       var key = from + "," + to + "," + k;
+      if (AUDIT[key]) {
+        var au = AUDIT[key], txt = [];
+        if (au[0]) txt.push(au[0] + " member pair" + (au[0] === 1 ? "" : "s") + (WITH_AUDIT ? " allowed today" : " the audit (staged) policies would deny"));
+        if (au[1]) txt.push(au[1] + " member pair" + (au[1] === 1 ? "" : "s") + (WITH_AUDIT ? " denied today" : " the audit (staged) policies would allow"));
+        div.appendChild(el("p", { cls: "audit-note", text: "! " + txt.join("; ") + "." }));
+      }
       if (ch === "M" && D.pairs[key]) {
         div.appendChild(el("p", { cls: "muted", text: D.pairs[key][0] + " of " + D.pairs[key][1] + " member pairs are allowed: the members are not equivalent (an ipBlock, a named port or labels tell them apart)." }));
       }
@@ -221,13 +253,13 @@
     });
   }
 
-  function renderWalk(x) {
+  function renderWalk(x, inline) {
     var w = el("div", { cls: "walk" });
     var ok = x.allowed;
     w.appendChild(el("div", null, x.from.pod || x.from.ip, " → ", x.to.pod || x.to.ip, " on " + x.port + ": ",
       el("span", { cls: "verdict " + (ok ? "allowed-text" : "denied-text"), text: ok ? "ALLOWED" : "DENIED" })));
-    [[x.egress, x.egressSteps], [x.ingress, x.ingressSteps]].forEach(function (pair) {
-      var d = pair[0], steps = D.steps[pair[1]] || [];
+    [[x.egress, x.egressSteps, 0], [x.ingress, x.ingressSteps, 1]].forEach(function (pair) {
+      var d = pair[0], steps = inline ? inline[pair[2]] : D.steps[pair[1]] || [];
       var dir = el("div", { cls: "dir" }, el("b", { text: d.direction }), ": " + (d.allowed ? "allow" : "deny") + " — " + d.summary);
       if (steps.length) {
         var ol = el("ol");
@@ -244,6 +276,13 @@
       w.appendChild(dir);
     });
     (x.warnings || []).forEach(function (m) { w.appendChild(el("p", { cls: "muted", text: "warning: " + m })); });
+    if (x.audit) {
+      // The walk with the audit (staged) policies enforced; its steps are inline.
+      var a = x.audit;
+      a.egressSteps = -1; a.ingressSteps = -1;
+      var inner = renderWalk(a, [a.egress.steps || [], a.ingress.steps || []]);
+      w.appendChild(el("div", { cls: "audit-walk" }, el("b", { text: "With the audit (staged) policies enforced:" }), inner));
+    }
     return w;
   }
 
@@ -308,6 +347,14 @@
     if (target) {
       document.querySelector('#matrix td[data-from="' + target.dataset.from + '"][data-to="' + target.dataset.to + '"]').dispatchEvent(new MouseEvent("click", { bubbles: true }));
       text = $("explain").textContent;
+    }
+    if (Object.keys(AUDIT).length) {
+      var marked = document.querySelector("#matrix td.cell.audit-deny, #matrix td.cell.audit-allow, #matrix td.cell.audit-mixed");
+      check("a cell the audit policies would change is marked", marked);
+      if (marked) {
+        marked.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+        check("its explanation says what they would change", $("explain").querySelector(".audit-note"), $("explain").textContent.slice(0, 300));
+      }
     }
     var ok = checks.every(function (c) { return c.ok; });
     var out = el("pre", { id: "selftest-result", "data-ok": String(ok) });
