@@ -17,6 +17,7 @@ func newGraph() *cobra.Command {
 	var in inputFlags
 	var grp groupFlag
 	var pic pictureFlags
+	var aud auditFlags
 	var ports []string
 	var output string
 	cmd := &cobra.Command{
@@ -29,6 +30,10 @@ that no policy restricts is allowed by Kubernetes and is not drawn; a note count
 
 -o html writes one file with no outside references: the graph, the matrix as a colour grid
 with namespace and port filters, and the explain walk of any cell on click.
+
+With audit (staged) policies in the input, edges whose verdict enforcing them would change
+are marked: allowed edges that would be denied are drawn dashed and orange, labelled
+"audit would deny"; --view with-audit draws the picture as if they were enforced.
 
 See docs/pictures.md for what is drawn and why.`,
 		Example: `  netwarden graph -f examples/seed > seed.mmd
@@ -47,6 +52,10 @@ See docs/pictures.md for what is drawn and why.`,
 			if err != nil {
 				return err
 			}
+			view, err := aud.view()
+			if err != nil {
+				return err
+			}
 			e, err := in.engine(cmd)
 			if err != nil {
 				return err
@@ -55,12 +64,13 @@ See docs/pictures.md for what is drawn and why.`,
 			if err != nil {
 				return err
 			}
-			return writePicture(cmd, e, by, analysis.MatrixOptions{Ports: pts, Pods: shown}, output, pic)
+			return writePicture(cmd, e, by, analysis.MatrixOptions{Ports: pts, Pods: shown, View: view, Audit: aud.marks}, output, pic)
 		},
 	}
 	in.add(cmd)
 	grp.add(cmd)
 	pic.add(cmd)
+	aud.add(cmd)
 	cmd.Flags().StringArrayVar(&ports, "port", nil, "port to probe on every destination, as NUMBER/PROTOCOL (80/TCP, 53/UDP); repeatable")
 	cmd.Flags().StringVarP(&output, "output", "o", "mermaid", "output format: "+render.Formats(render.PictureFormats...))
 	return cmd

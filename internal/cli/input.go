@@ -166,10 +166,28 @@ func (f *inputFlags) engine(cmd *cobra.Command) (*policy.Engine, error) {
 				staged = append(staged, p.Ref.String())
 			}
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s %s staged (%s: %s) and not enforced in these results; 'netwarden diff --audit' shows what enforcing them would change\n",
-			strings.Join(staged, ", "), map[bool]string{true: "is", false: "are"}[len(staged) == 1], model.ModeAnnotation, model.ModeAudit)
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s %s staged (%s: %s) and %s\n",
+			strings.Join(staged, ", "), map[bool]string{true: "is", false: "are"}[len(staged) == 1], model.ModeAnnotation, model.ModeAudit, auditNote(cmd))
 	}
 	return e, nil
+}
+
+// auditNote ends the note on staged policies: where the results show what enforcing
+// them would change. Commands with --view (matrix, graph) mark it in place.
+func auditNote(cmd *cobra.Command) string {
+	const diff = "'netwarden diff --audit' lists what enforcing them would change"
+	view := cmd.Flags().Lookup("view")
+	if view == nil {
+		return "not enforced in these results; " + diff
+	}
+	marks := "cells (edges) marked ! are what enforcing them would change (see the legend)"
+	if m := cmd.Flags().Lookup("audit-marks"); m != nil && m.Value.String() == "false" {
+		marks = diff
+	}
+	if view.Value.String() == policy.WithAudit.String() {
+		return "enforced in these results as if the annotation were removed (--view with-audit); " + marks
+	}
+	return "not enforced in these results; " + marks
 }
 
 // shownPods returns the pods -n asks to show, in engine order, or nil for all of them.
