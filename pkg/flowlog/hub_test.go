@@ -23,7 +23,7 @@ func rec(i int, verdict, src, dst string) Record {
 		Src: ep(src), Dst: ep(dst), Reason: fmt.Sprint("record ", i)}
 }
 
-func ports(rs []Record) []int {
+func recordPorts(rs []Record) []int {
 	var out []int
 	for _, r := range rs {
 		out = append(out, int(r.Port))
@@ -86,7 +86,7 @@ func TestHubKeepsTheNewestRecords(t *testing.T) {
 		{"a filter matching nothing gives nothing", Filter{Namespace: "ops"}, 0, "[]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := fmt.Sprint(ports(h.Recent(tc.f, tc.limit))); got != tc.want {
+			if got := fmt.Sprint(recordPorts(h.Recent(tc.f, tc.limit))); got != tc.want {
 				t.Errorf("Recent = %s, want %s", got, tc.want)
 			}
 		})
@@ -221,7 +221,7 @@ func TestHandler(t *testing.T) {
 				}
 				got = append(got, r)
 			}
-			if s := fmt.Sprint(ports(got)); s != tc.want {
+			if s := fmt.Sprint(recordPorts(got)); s != tc.want {
 				t.Errorf("records %s, want %s", s, tc.want)
 			}
 		})
