@@ -81,7 +81,38 @@ type identity struct {
 }
 
 // Compile builds the engine. The cluster must be normalized (model.Cluster.Normalize).
-func Compile(c *model.Cluster) (*Engine, error) {
+func Compile(c *model.Cluster) (*Engine, error) { return CompileReusing(nil, c) }
+
+// CompileReusing is Compile, reusing what prev (nil for none) computed about pods,
+// namespaces and nodes when c holds exactly prev's: the same objects, unmodified, in the
+// same order, as a node agent's snapshots do while only policies change. That work is
+// most of a compile at thousands of pods; the two engines then share it, and neither
+// writes it.
+func CompileReusing(prev *Engine, c *model.Cluster) (*Engine, error) {
+	var e *Engine
+	if prev != nil && prev.Cluster != nil && sameWorld(prev.Cluster, c) {
+		e = &Engine{Cluster: c, Pods: prev.Pods, namespaces: prev.namespaces, nsIndex: prev.nsIndex, idents: prev.idents,
+			byKey: prev.byKey, byIP: prev.byIP, nodeIPs: prev.nodeIPs, hostAddrs: prev.hostAddrs}
+	} else {
+		e = newEngine(c)
+	}
+	cc := &compiler{e: e}
+	if err := cc.compileAll(); err != nil {
+		return nil, err
+	}
+	e.index()
+	return e, nil
+}
+
+// sameWorld reports whether a and b hold the same pod, namespace and node objects in the
+// same order.
+func sameWorld(a, b *model.Cluster) bool {
+	return slices.Equal(a.Pods, b.Pods) && slices.Equal(a.Namespaces, b.Namespaces) && slices.Equal(a.Nodes, b.Nodes)
+}
+
+// newEngine computes the part of an engine that depends on pods, namespaces and nodes
+// only.
+func newEngine(c *model.Cluster) *Engine {
 	e := &Engine{Cluster: c, nsIndex: make(map[string]int32, len(c.Namespaces)), byKey: make(map[string]int32, len(c.Pods)),
 		byIP: make(map[netip.Addr]int32, len(c.Pods)), nodeIPs: map[string][]netip.Addr{}}
 	e.Pods = slices.Grow(e.Pods, len(c.Pods))
@@ -136,12 +167,7 @@ func Compile(c *model.Cluster) (*Engine, error) {
 			e.hostAddrs[p.Pod.Spec.NodeName] = append(e.hostAddrs[p.Pod.Spec.NodeName], p.IPs...)
 		}
 	}
-	cc := &compiler{e: e}
-	if err := cc.compileAll(); err != nil {
-		return nil, err
-	}
-	e.index()
-	return e, nil
+	return e
 }
 
 func identityKey(ns string, l map[string]string) string {
