@@ -134,6 +134,9 @@ type Agent struct {
 	last       Applied
 	appliedCh  chan struct{} // closed and replaced at every successful sync
 	lastLogged string
+	// compiled is the last engine compiled, which the next compile reuses the pod work of
+	// while the snapshot's pods, namespaces and nodes stay the same (sync loop only).
+	compiled *policy.Engine
 }
 
 // New builds an agent that programs dp from the objects read with the clients. It does
@@ -257,11 +260,12 @@ func (a *Agent) syncOnce(req syncRequest, start time.Time) error {
 		return err
 	}
 	tSnap := time.Now()
-	eng, rejected, err := compileTolerant(nodeScope(snap.Cluster, a.cfg.NodeName))
+	eng, rejected, err := compileTolerant(a.compiled, nodeScope(snap.Cluster, a.cfg.NodeName))
 	if err != nil {
 		a.m.SyncErrors.WithLabelValues("policy").Inc()
 		return fmt.Errorf("compiling policies: %w", err)
 	}
+	a.compiled = eng
 	tPolicy := time.Now()
 	local := LocalPods(eng, a.cfg.NodeName)
 	stats, err := a.dp.Program(eng, local, req.full)
@@ -274,6 +278,7 @@ func (a *Agent) syncOnce(req syncRequest, start time.Time) error {
 	a.m.PhaseDuration.WithLabelValues("snapshot").Observe(tSnap.Sub(start).Seconds())
 	a.m.PhaseDuration.WithLabelValues("policy").Observe(tPolicy.Sub(tSnap).Seconds())
 	a.m.PhaseDuration.WithLabelValues("compile").Observe(stats.Compile.Seconds())
+	a.m.PhaseDuration.WithLabelValues("diff").Observe(stats.Diff.Seconds())
 	a.m.PhaseDuration.WithLabelValues("write").Observe(stats.Write.Seconds())
 	a.m.SyncDuration.WithLabelValues(string(req.reason)).Observe(end.Sub(start).Seconds())
 	if !req.oldest.IsZero() {
@@ -361,11 +366,12 @@ func LocalPods(e *policy.Engine, node string) []int32 {
 
 // compileTolerant compiles the cluster, leaving out each policy that cannot be compiled
 // (only objects the API server did not validate, such as those of a CRD newer than
-// netwarden, can fail) rather than freezing the whole node on the last good rules.
-func compileTolerant(c *model.Cluster) (*policy.Engine, []error, error) {
+// netwarden, can fail) rather than freezing the whole node on the last good rules. It
+// reuses prev's work on pods, namespaces and nodes when c has the same ones.
+func compileTolerant(prev *policy.Engine, c *model.Cluster) (*policy.Engine, []error, error) {
 	var rejected []error
 	for {
-		e, err := policy.Compile(c)
+		e, err := policy.CompileReusing(prev, c)
 		if err == nil {
 			return e, rejected, nil
 		}

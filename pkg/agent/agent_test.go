@@ -245,7 +245,7 @@ func TestUncompilablePolicyIsLeftOut(t *testing.T) {
 	}
 	c.NetworkPolicies[0].Namespace = "prod"
 	c.Normalize()
-	e, rejected, err := compileTolerant(c)
+	e, rejected, err := compileTolerant(nil, c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -42,6 +44,13 @@ type Cache struct {
 	policyAPI *policyAPI
 	// discovered is set once discovery has answered (Start, then WaitForSync).
 	discovered bool
+
+	// gens counts the events of pods, namespaces and nodes, so that a snapshot can tell
+	// whether their stores may have changed since the last one (see world).
+	gens     worldGens
+	worldMu  sync.Mutex
+	world    *world
+	worldKey worldKey
 }
 
 // NewCache sets up the informers; Start runs them.
@@ -68,11 +77,11 @@ func NewCache(client kubernetes.Interface, dyn dynamic.Interface, disco discover
 	_ = c.nss.SetTransform(trimNamespace)
 	_ = c.nodes.SetTransform(trimNode)
 	_ = c.netpols.SetTransform(trimNetworkPolicy)
-	_, _ = c.pods.AddEventHandler(c.handler(model.KindPod, func(a, b any) bool { return podChanged(a.(*corev1.Pod), b.(*corev1.Pod)) }))
-	_, _ = c.nss.AddEventHandler(c.handler(model.KindNamespace, func(a, b any) bool {
+	_, _ = c.pods.AddEventHandler(c.counted(&c.gens.pods, c.handler(model.KindPod, func(a, b any) bool { return podChanged(a.(*corev1.Pod), b.(*corev1.Pod)) })))
+	_, _ = c.nss.AddEventHandler(c.counted(&c.gens.namespaces, c.handler(model.KindNamespace, func(a, b any) bool {
 		return namespaceChanged(a.(*corev1.Namespace), b.(*corev1.Namespace))
-	}))
-	_, _ = c.nodes.AddEventHandler(c.handler(model.KindNode, func(a, b any) bool { return nodeChanged(a.(*corev1.Node), b.(*corev1.Node)) }))
+	})))
+	_, _ = c.nodes.AddEventHandler(c.counted(&c.gens.nodes, c.handler(model.KindNode, func(a, b any) bool { return nodeChanged(a.(*corev1.Node), b.(*corev1.Node)) })))
 	_, _ = c.netpols.AddEventHandler(c.handler(model.KindNetworkPolicy, policyChanged))
 
 	c.policyAPI = &policyAPI{
@@ -90,6 +99,17 @@ func policyChanged(a, b any) bool {
 	ma, ok1 := a.(metav1.Object)
 	mb, ok2 := b.(metav1.Object)
 	return !ok1 || !ok2 || specChanged(ma, mb)
+}
+
+// counted wraps h to count every event of its kind in gen, before h sees it. An informer
+// updates its store before it calls the handlers, so a count read before listing a store
+// that is unchanged at the next read means the listing is still current.
+func (c *Cache) counted(gen *atomic.Uint64, h cache.ResourceEventHandler) cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { gen.Add(1); h.OnAdd(o, false) },
+		UpdateFunc: func(old, new any) { gen.Add(1); h.OnUpdate(old, new) },
+		DeleteFunc: func(o any) { gen.Add(1); h.OnDelete(o) },
+	}
 }
 
 func (c *Cache) handler(kind string, changed func(old, new any) bool) cache.ResourceEventHandler {

@@ -2,8 +2,10 @@ package agent
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -34,34 +36,19 @@ type Snapshot struct {
 
 // Snapshot copies the caches into a normalized model.Cluster. Objects are shared with the
 // caches and must not be modified; only namespaces are copied (Normalize may add a label).
+//
+// The pods, namespaces and nodes, with the slices holding them, are those of the previous
+// snapshot while none of their events came in between (see world): a policy change then
+// costs listing and sorting the policies only, and policy.CompileReusing recognizes the
+// same objects and reuses its work on them. Those shared slices are never written again.
 func (c *Cache) Snapshot() (*Snapshot, error) {
 	policyObjs, pending := c.policyAPI.objects()
 	if len(pending) > 0 {
 		return nil, fmt.Errorf("%w: %s", errPending, strings.Join(pending, ", "))
 	}
-	cl := &model.Cluster{}
-	s := &Snapshot{Cluster: cl}
-	known := map[string]bool{}
-	for _, o := range c.nss.GetStore().List() {
-		ns := *o.(*corev1.Namespace)
-		known[ns.Name] = true
-		cl.Namespaces = append(cl.Namespaces, &ns)
-	}
-	unknown := map[string]bool{}
-	for _, o := range c.pods.GetStore().List() {
-		p := o.(*corev1.Pod)
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			s.TerminalPods++
-			continue
-		}
-		if !known[p.Namespace] {
-			unknown[p.Namespace] = true
-		}
-		cl.Pods = append(cl.Pods, p)
-	}
-	for _, o := range c.nodes.GetStore().List() {
-		cl.Nodes = append(cl.Nodes, o.(*corev1.Node))
-	}
+	w := c.currentWorld()
+	cl := &model.Cluster{Namespaces: slices.Clone(w.namespaces)}
+	s := &Snapshot{Cluster: cl, UnknownNamespaces: w.unknown, TerminalPods: w.terminal}
 	for _, o := range c.netpols.GetStore().List() {
 		cl.NetworkPolicies = append(cl.NetworkPolicies, o.(*networkingv1.NetworkPolicy))
 	}
@@ -74,13 +61,81 @@ func (c *Cache) Snapshot() (*Snapshot, error) {
 	for _, o := range policyObjs[model.KindBaselineAdminNetworkPolicy] {
 		cl.BaselineAdminNetworkPolicies = append(cl.BaselineAdminNetworkPolicies, o.(*v1alpha1.BaselineAdminNetworkPolicy))
 	}
-	for ns := range unknown {
-		s.UnknownNamespaces = append(s.UnknownNamespaces, ns)
+	for _, ns := range w.unknown {
 		cl.NetworkPolicies = append(cl.NetworkPolicies, unknownNamespacePolicy(ns))
 	}
-	sort.Strings(s.UnknownNamespaces)
+	// Normalizing the world was done once (world.go); this sorts the policies and adds a
+	// namespace for policies in one neither the API nor a pod mentions. The world's
+	// namespaces already carry their name label, so it writes none of them.
 	cl.Normalize()
+	cl.Pods, cl.Nodes = w.pods, w.nodes
 	return s, nil
+}
+
+// world is the pods, namespaces and nodes of a snapshot, normalized (sorted, namespaces
+// copied and labeled, a namespace made up for pods in one not known), and what the
+// snapshot says about them. It is shared by the snapshots taken while its generations
+// hold, so nothing may write its slices or objects.
+type world struct {
+	pods       []*corev1.Pod
+	namespaces []*corev1.Namespace
+	nodes      []*corev1.Node
+	unknown    []string
+	terminal   int
+}
+
+// worldGens count the events of each kind.
+type worldGens struct{ pods, namespaces, nodes atomic.Uint64 }
+
+type worldKey struct{ pods, namespaces, nodes uint64 }
+
+func (g *worldGens) key() worldKey {
+	return worldKey{g.pods.Load(), g.namespaces.Load(), g.nodes.Load()}
+}
+
+// currentWorld returns the last world if no pod, namespace or node event came since it
+// was listed, and lists a new one otherwise. The counts are read before the stores are
+// listed: an event counted after that point makes the next call list again.
+func (c *Cache) currentWorld() *world {
+	key := c.gens.key()
+	c.worldMu.Lock()
+	defer c.worldMu.Unlock()
+	if c.world != nil && c.worldKey == key {
+		return c.world
+	}
+	w := &world{}
+	cl := &model.Cluster{}
+	known := map[string]bool{}
+	for _, o := range c.nss.GetStore().List() {
+		ns := *o.(*corev1.Namespace)
+		known[ns.Name] = true
+		cl.Namespaces = append(cl.Namespaces, &ns)
+	}
+	unknown := map[string]bool{}
+	podObjs := c.pods.GetStore().List()
+	cl.Pods = make([]*corev1.Pod, 0, len(podObjs))
+	for _, o := range podObjs {
+		p := o.(*corev1.Pod)
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			w.terminal++
+			continue
+		}
+		if !known[p.Namespace] {
+			unknown[p.Namespace] = true
+		}
+		cl.Pods = append(cl.Pods, p)
+	}
+	for _, o := range c.nodes.GetStore().List() {
+		cl.Nodes = append(cl.Nodes, o.(*corev1.Node))
+	}
+	for ns := range unknown {
+		w.unknown = append(w.unknown, ns)
+	}
+	sort.Strings(w.unknown)
+	cl.Normalize()
+	w.pods, w.namespaces, w.nodes = cl.Pods, cl.Namespaces, cl.Nodes
+	c.world, c.worldKey = w, key
+	return w
 }
 
 func unknownNamespacePolicy(ns string) *networkingv1.NetworkPolicy {
