@@ -20,9 +20,10 @@ type Dataplane interface {
 
 // ProgramStats describe one Program call.
 type ProgramStats struct {
-	// Compile is the time spent turning the engine into kernel objects, Write the time
-	// spent writing them.
-	Compile, Write time.Duration
+	// Compile is the time spent turning the engine into kernel objects, Diff the time
+	// spent finding what differs from the last write (zero when the dataplane does not
+	// say), Write the time spent writing.
+	Compile, Diff, Write time.Duration
 	// SetElements is how many set and map elements the programmed rules hold (-1 when
 	// the dataplane cannot say).
 	SetElements int

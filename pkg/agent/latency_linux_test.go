@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +38,8 @@ import (
 //	NETWARDEN_AGENT_LATENCY=1 go test ./pkg/agent -run TestPolicyToKernelLatency -v -timeout 30m
 //
 // NETWARDEN_AGENT_LATENCY_PODS overrides the sizes (comma-separated).
+// NETWARDEN_AGENT_LATENCY_LOAD=n runs n busy loops (sh, at nice 0) while the policies are
+// created, to see the latency when the agent shares its cores with other work.
 func TestPolicyToKernelLatency(t *testing.T) {
 	if os.Getenv("NETWARDEN_AGENT_LATENCY") != "1" {
 		t.Skip("skipping: a measurement of several minutes; set NETWARDEN_AGENT_LATENCY=1 to run it")
@@ -220,6 +225,18 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 	res := latencyResult{pods: total, firstSync: first.Time.Sub(agentStart).Round(time.Millisecond)}
 	t.Logf("agent ready with %d pods in %v (first sync %v)", len(first.Engine.Pods), res.firstSync, first.Duration.Round(time.Millisecond))
 
+	var cleanMu sync.Mutex
+	var scopes, cleanups []time.Duration
+	dp.forget.mu.Lock()
+	dp.forget.trace = func(scope, total time.Duration) {
+		cleanMu.Lock()
+		scopes, cleanups = append(scopes, scope), append(cleanups, total)
+		cleanMu.Unlock()
+	}
+	dp.forget.mu.Unlock()
+	stopLoad := busyLoops(t)
+	gc0 := readGCStats()
+
 	var lat, deliver, queue []time.Duration
 	base := len(first.Snapshot.Cluster.NetworkPolicies)
 	for i := range changes {
@@ -260,8 +277,10 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 		}
 	}
 
+	gc := readGCStats().since(gc0)
+	stopLoad()
 	mu.Lock()
-	var syncs, compiles, writes, policies, snaps, cores []time.Duration
+	var syncs, compiles, diffs, writes, policies, snaps, cores []time.Duration
 	incremental, written := 0, 0
 	for _, a := range log[1:] {
 		if a.ap.Stats.Incremental {
@@ -272,6 +291,7 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 		snaps = append(snaps, a.ap.SnapshotTime)
 		cores = append(cores, a.ap.PolicyTime)
 		compiles = append(compiles, a.ap.Stats.Compile)
+		diffs = append(diffs, a.ap.Stats.Diff)
 		writes = append(writes, a.ap.Stats.Write)
 		policies = append(policies, a.ap.Duration-a.ap.Stats.Compile-a.ap.Stats.Write)
 	}
@@ -301,7 +321,28 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 			tail(syncs, .5), tail(syncs, .9), tail(snaps, .5), tail(snaps, .9), tail(cores, .5), tail(cores, .9),
 			tail(compiles, .5), tail(compiles, .9), tail(writes, .5), tail(writes, .9))
 	}
-	t.Logf("%d of %d syncs incremental; %d elements written per sync on average", incremental, len(syncs), written/max(1, len(syncs)))
+	t.Logf("%d of %d syncs incremental; %d elements written per sync on average, %d in the last sync", incremental, len(syncs),
+		written/max(1, len(syncs)), last.Stats.Written)
+	cleanMu.Lock()
+	pq := func(ds []time.Duration) string {
+		if len(ds) == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%v / %v", quantile(ds, .5).Round(100*time.Microsecond), quantile(ds, .99).Round(100*time.Microsecond))
+	}
+	lastQ := func(ds []time.Duration) []time.Duration { return ds[len(ds)-max(1, len(ds)/4):] }
+	t.Logf("phases p50 / p99, all syncs | last quarter:\n"+
+		"| phase | all syncs | last quarter |\n| --- | --- | --- |\n"+
+		"| snapshot | %s | %s |\n| policy compile | %s | %s |\n| dataplane compile | %s | %s |\n| diff | %s | %s |\n"+
+		"| kernel write | %s | %s |\n| whole sync | %s | %s |\n| create→kernel | %s | %s |\n"+
+		"| conntrack scope (after the write, beside the next sync) | %s | %s |\n| conntrack cleanup, scope included | %s | %s |",
+		pq(snaps), pq(lastQ(snaps)), pq(cores), pq(lastQ(cores)), pq(compiles), pq(lastQ(compiles)), pq(diffs), pq(lastQ(diffs)),
+		pq(writes), pq(lastQ(writes)), pq(syncs), pq(lastQ(syncs)), pq(lat), pq(lastQ(lat)),
+		pq(scopes), pq(lastQ(scopes)), pq(cleanups), pq(lastQ(cleanups)))
+	cleanMu.Unlock()
+	t.Logf("during the creates: %d GC cycles, GC %.1f%% of the process's CPU (%v of %v); load average %s",
+		gc.cycles, 100*gc.gcCPU/max(gc.cpu, 1e-9), time.Duration(gc.gcCPU*1e9).Round(time.Millisecond),
+		time.Duration(gc.cpu*1e9).Round(time.Millisecond), loadAvg())
 	if len(deliver) > 0 {
 		t.Logf("create→event received p50 %v p99 %v; event→sync start p50 %v p99 %v; sync p99 %v",
 			quantile(deliver, .5).Round(100*time.Microsecond), quantile(deliver, .99).Round(100*time.Microsecond),
@@ -318,6 +359,66 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 		t.Errorf("client -> target 80/TCP after the allow: %s; want connected", obs.Outcome)
 	}
 	return res
+}
+
+// busyLoops starts NETWARDEN_AGENT_LATENCY_LOAD shell busy loops at nice 0 (whatever the
+// test's own niceness) and returns what stops them.
+func busyLoops(t *testing.T) func() {
+	n := 0
+	if v := os.Getenv("NETWARDEN_AGENT_LATENCY_LOAD"); v != "" {
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			t.Fatalf("NETWARDEN_AGENT_LATENCY_LOAD: %v", err)
+		}
+	}
+	var cmds []*exec.Cmd
+	stop := func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+		cmds = nil
+	}
+	t.Cleanup(stop)
+	for range n {
+		c := exec.Command("sh", "-c", "while :; do :; done")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, c)
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, c.Process.Pid, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n > 0 {
+		t.Logf("%d busy loops at nice 0 while the policies are created", n)
+	}
+	return stop
+}
+
+type gcStats struct {
+	cycles     uint64
+	gcCPU, cpu float64 // seconds: by the garbage collector, by Go code in all
+}
+
+func readGCStats() gcStats {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"}}
+	metrics.Read(s)
+	// The runtime's estimate of the CPU the process's Go code used: what GOMAXPROCS
+	// allowed, less idle time.
+	return gcStats{cycles: s[0].Value.Uint64(), gcCPU: s[1].Value.Float64(), cpu: s[2].Value.Float64() - s[3].Value.Float64()}
+}
+
+func (g gcStats) since(o gcStats) gcStats {
+	return gcStats{cycles: g.cycles - o.cycles, gcCPU: g.gcCPU - o.gcCPU, cpu: g.cpu - o.cpu}
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func podIndex(tb *testbed.Testbed, key string) int {

@@ -51,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Duration of a whole sync: snapshot, policy compile, dataplane compile and kernel write.", Buckets: syncBuckets},
 			[]string{"reason"}),
 		PhaseDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "sync_phase_duration_seconds",
-			Help: "Duration of each phase of a sync (snapshot, policy, compile, write).", Buckets: syncBuckets}, []string{"phase"}),
+			Help: "Duration of each phase of a sync (snapshot, policy, compile, diff, write).", Buckets: syncBuckets}, []string{"phase"}),
 		EventToKernel: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "event_to_kernel_seconds",
 			Help: "Time from receiving an API event to the kernel enforcing it, for the oldest event each sync covers.", Buckets: syncBuckets}),
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "events_total",

@@ -90,6 +90,8 @@ func (n *NFTables) Program(e *policy.Engine, local []int32, full bool) (ProgramS
 	n.last = nil
 	st.Written = st.SetElements
 	d, ok := dataplane.Diff(old, p)
+	st.Diff = time.Since(start)
+	start = time.Now()
 	if ok && !full {
 		st.Incremental, st.Written = true, d.Elements(p)
 		err = n.conn.ApplyDelta(p, d)
@@ -180,7 +182,9 @@ type forgetter struct {
 	mu      sync.Mutex
 	pending []change
 	hook    func(int, time.Duration, error)
-	stop    bool
+	// trace, if set (by tests), is told each cleanup's time to find the scope and whole.
+	trace func(scope, total time.Duration)
+	stop  bool
 	// failed: the last cleanup may have left connections it should have cut, so the
 	// next one judges every connection.
 	failed bool
@@ -215,7 +219,7 @@ func (f *forgetter) loop() {
 	defer close(f.done)
 	for range f.kick {
 		f.mu.Lock()
-		pending, hook, stop := f.pending, f.hook, f.stop
+		pending, hook, trace, stop := f.pending, f.hook, f.trace, f.stop
 		f.pending = nil
 		f.mu.Unlock()
 		if stop {
@@ -232,10 +236,14 @@ func (f *forgetter) loop() {
 		for _, c := range pending {
 			scope = scope.Union(dataplane.DenialScope(c.old, c.new, c.d))
 		}
+		scoped := time.Since(start)
 		st, err := f.conn.ForgetDeniedIn(pending[len(pending)-1].new, scope)
 		f.failed = err != nil
 		if hook != nil {
 			hook(st.Deleted, time.Since(start), err)
+		}
+		if trace != nil {
+			trace(scoped, time.Since(start))
 		}
 	}
 }
