@@ -206,7 +206,17 @@ func (h *Hub) Stats() HubStats {
 // with a deep queue: a writer that stalls for long loses records rather than stalling
 // the reader; Dropped of the hub counts them.
 func (h *Hub) WriteTo(ctx context.Context, w io.Writer) error {
+	return h.writer().write(ctx, w)
+}
+
+// writer is the subscription WriteTo writes from; taking it before the records come
+// makes sure the first of them are written.
+func (h *Hub) writer() *Subscription {
 	_, s := h.follow(Filter{}, -1, 16*subscriberQueue)
+	return s
+}
+
+func (s *Subscription) write(ctx context.Context, w io.Writer) error {
 	defer s.Close()
 	for {
 		select {

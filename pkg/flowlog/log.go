@@ -95,10 +95,11 @@ func (l *Log) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var werr error
 	if l.cfg.Writer != nil {
+		sub := l.hub.writer()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := l.hub.WriteTo(ctx, l.cfg.Writer); err != nil {
+			if err := sub.write(ctx, l.cfg.Writer); err != nil {
 				werr = fmt.Errorf("write flow log: %w", err)
 				cancel()
 			}
