@@ -45,9 +45,16 @@ func (m *ClassMatrix) CountPairs(from, to MemberSet, pt policy.Port, add func(eg
 // same in both.
 func (m *ClassMatrix) countPairs(from, to MemberSet, pt policy.Port, add func(eg, in, oeg, oin policy.Decision, n, a, b int32)) (ok bool) {
 	t, f, e := m.tables, m.features, m.Engine
+	// decide gives the decisions of both views for entries resolved with the own-node
+	// conditions; without marks the other view is not looked up at all.
 	o := m.other
-	if o == nil {
-		o = t
+	decide := func(egEntry, inEntry, oegEntry, oinEntry uint32, egOwn, inOwn bool, n, a, b int32) {
+		eg, in := t.ids.decision(t.resolve(egEntry, egOwn)), t.ids.decision(t.resolve(inEntry, inOwn))
+		oeg, oin := eg, in
+		if o != nil {
+			oeg, oin = o.ids.decision(o.resolve(oegEntry, egOwn)), o.ids.decision(o.resolve(oinEntry, inOwn))
+		}
+		add(eg, in, oeg, oin, n, a, b)
 	}
 	ks := make([]int, len(to.classes))
 	for j, cb := range to.classes {
@@ -67,7 +74,10 @@ func (m *ClassMatrix) countPairs(from, to MemberSet, pt policy.Port, add func(eg
 		for j, cb := range to.classes {
 			k := ks[j]
 			egEntry, inEntry := t.entries(ca.class, cb.class, k)
-			oegEntry, oinEntry := o.entries(ca.class, cb.class, k)
+			var oegEntry, oinEntry uint32
+			if o != nil {
+				oegEntry, oinEntry = o.entries(ca.class, cb.class, k)
+			}
 			slot := t.slotOf[cb.class]
 			b0, a0 := cb.pods[0], ca.pods[0]
 			// The own-node rule can only hold where the peer is some node's: a
@@ -82,8 +92,7 @@ func (m *ClassMatrix) countPairs(from, to MemberSet, pt policy.Port, add func(eg
 					a, b = firstPair(ca.pods, cb.pods)
 				}
 				if n > 0 {
-					add(t.ids.decision(t.resolve(egEntry, false)), t.ids.decision(t.resolve(inEntry, false)),
-						o.ids.decision(o.resolve(oegEntry, false)), o.ids.decision(o.resolve(oinEntry, false)), n, a, b)
+					decide(egEntry, inEntry, oegEntry, oinEntry, false, false, n, a, b)
 				}
 				continue
 			}
@@ -109,8 +118,7 @@ func (m *ClassMatrix) countPairs(from, to MemberSet, pt policy.Port, add func(eg
 				for y := range 2 {
 					if n := counts[x][y]; n > 0 {
 						ex := example[x][y]
-						add(t.ids.decision(t.resolve(egEntry, x == 1)), t.ids.decision(t.resolve(inEntry, y == 1)),
-							o.ids.decision(o.resolve(oegEntry, x == 1)), o.ids.decision(o.resolve(oinEntry, y == 1)), n, ex[0], ex[1])
+						decide(egEntry, inEntry, oegEntry, oinEntry, x == 1, y == 1, n, ex[0], ex[1])
 					}
 				}
 			}
