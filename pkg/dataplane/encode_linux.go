@@ -38,8 +38,9 @@ func nftSet(t *nftables.Table, s *Set) *nftables.Set {
 
 // nftElements encodes elements for the kernel. Concatenated keys pad every field to 4
 // bytes. Interval sets of addresses hold each range as its first address and, flagged as
-// an interval end, the address after its last; like nft, a leading end at the zero
-// address closes the space below the first range. Concatenated interval sets hold each
+// an interval end, the address after its last (in a verdict map, the start carries the
+// verdict); like nft, a leading end at the zero address closes the space below the first
+// range. Concatenated interval sets hold each
 // element as its first key and its last key (KeyEnd), as nft sends them.
 func nftElements(s *Set, es []Element) []nftables.SetElement {
 	out := make([]nftables.SetElement, 0, len(es))
@@ -48,7 +49,11 @@ func nftElements(s *Set, es []Element) []nftables.SetElement {
 			if i == 0 && e.Addr != zeroAddr(e.Addr) {
 				out = append(out, nftables.SetElement{Key: zeroAddr(e.Addr).AsSlice(), IntervalEnd: true})
 			}
-			out = append(out, nftables.SetElement{Key: e.Addr.AsSlice()})
+			el := nftables.SetElement{Key: e.Addr.AsSlice()}
+			if s.Map {
+				el.VerdictData = verdictExpr(e.Verdict)
+			}
+			out = append(out, el)
 			if next := e.Last.Next(); next.IsValid() {
 				out = append(out, nftables.SetElement{Key: next.AsSlice(), IntervalEnd: true})
 			}
