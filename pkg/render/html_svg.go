@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/netwarden/netwarden/pkg/analysis"
+	"github.com/netwarden/netwarden/pkg/policy"
 )
 
 // The report draws its graph itself, as inline SVG, so it needs no layout engine at view
@@ -523,7 +524,17 @@ func htmlGraphSVG(v *analysis.GroupVerdicts, g *analysis.Graph) string {
 		if p.Namespace >= 0 {
 			ns = p.Namespace
 		}
-		fmt.Fprintf(b, "<g class=\"policy\" data-ns=\"%d\"><title>%s (%s tier)</title><path d=\"%s\"/>", ns, html.EscapeString(p.Ref), html.EscapeString(p.Tier), svgHexagon(r))
+		class, staged := "policy", ""
+		if p.Audit { // staged: drawn with a dashed orange border
+			class, staged = "policy audit", ", audit: not enforced"
+			if g.View == policy.WithAudit {
+				staged = ", audit: drawn as enforced"
+			}
+			// The hexagon has room for two short lines: "audit" replaces the kind.
+			lines[1] = strings.Replace(lines[1], p.Kind, "audit", 1)
+			lines[1] = strings.Replace(lines[1], picShortKind(p.Kind), "audit", 1)
+		}
+		fmt.Fprintf(b, "<g class=\"%s\" data-ns=\"%d\"><title>%s (%s tier%s)</title><path d=\"%s\"/>", class, ns, html.EscapeString(p.Ref), html.EscapeString(p.Tier), staged, svgHexagon(r))
 		svgLines(b, lines, r)
 		b.WriteString("</g>\n")
 	}
