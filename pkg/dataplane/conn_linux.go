@@ -269,6 +269,11 @@ func (c *Conn) queueDelta(new *Program, d Delta) error {
 	for _, o := range d.AddObjects {
 		c.nft.AddObj(nftObject(t, o))
 	}
+	// Chains before sets: the elements of new verdict maps jump to new chains.
+	chains := map[string]*nftables.Chain{}
+	for _, name := range d.AddChains {
+		chains[name] = c.nft.AddChain(nftChain(t, new.Chain(name)))
+	}
 	ids := map[string]uint32{}
 	for _, name := range d.AddSets {
 		s := new.Set(name)
@@ -280,10 +285,6 @@ func (c *Conn) queueDelta(new *Program, d Delta) error {
 		if err := c.addElements(ns, nftElements(s, s.Elements)); err != nil {
 			return err
 		}
-	}
-	chains := map[string]*nftables.Chain{}
-	for _, name := range d.AddChains {
-		chains[name] = c.nft.AddChain(nftChain(t, new.Chain(name)))
 	}
 	setID := func(name string) uint32 { return ids[name] } // 0: an existing set, by name
 	for _, name := range d.AddChains {
@@ -311,16 +312,17 @@ func (c *Conn) queueDelta(new *Program, d Delta) error {
 			return err
 		}
 	}
-	// Rules first (a chain going to another holds a reference to it), then the chains,
-	// then the sets their rules looked up, then the objects they counted in.
+	// Rules first (a rule refers to the sets it looks up and the chains it goes to),
+	// then the sets (a verdict map's elements refer to chains), then the chains, then
+	// the objects the rules counted in.
 	for _, name := range d.DeleteChains {
 		c.nft.FlushChain(&nftables.Chain{Table: t, Name: name})
 	}
-	for _, name := range d.DeleteChains {
-		c.nft.DelChain(&nftables.Chain{Table: t, Name: name})
-	}
 	for _, name := range d.DeleteSets {
 		c.nft.DelSet(&nftables.Set{Table: t, Name: name})
+	}
+	for _, name := range d.DeleteChains {
+		c.nft.DelChain(&nftables.Chain{Table: t, Name: name})
 	}
 	// Last, the objects only the deleted rules counted in.
 	for _, o := range d.DeleteObjects {

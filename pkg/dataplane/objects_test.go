@@ -41,12 +41,22 @@ func acctProgram(names []string, extra ...netip.Addr) *Program {
 			c.Rules = []Rule{rule().count(acct).accept()}
 		}
 		chains = append(chains, c)
+		if n == "new" {
+			// Through a map and a chain of its own, which come and go with it: new
+			// chains are there before a new map's elements go to them, and a map goes
+			// before the chains its elements go to.
+			p.Sets = append(p.Sets, &Set{Name: "dispatch_new4", Key: KeyAddr4, Map: true,
+				Elements: []Element{{Addr: acctAddrs[n], Verdict: Verdict{Kind: Goto, Target: c.Name}}}})
+			chains = append(chains, &Chain{Name: "sub_new", Rules: []Rule{rule().vmap(Daddr, IPv4, "dispatch_new4")}})
+			els = append(els, Element{Addr: acctAddrs[n], Verdict: Verdict{Kind: Goto, Target: "sub_new"}})
+			continue
+		}
 		els = append(els, Element{Addr: acctAddrs[n], Verdict: Verdict{Kind: Goto, Target: c.Name}})
 	}
 	for _, a := range extra {
 		els = append(els, Element{Addr: a, Verdict: Verdict{Kind: Goto, Target: "acct_allow_tcp"}})
 	}
-	p.Sets = []*Set{{Name: "dispatch4", Key: KeyAddr4, Map: true, Elements: sortElements(els)}}
+	p.Sets = append([]*Set{{Name: "dispatch4", Key: KeyAddr4, Map: true, Elements: sortElements(els)}}, p.Sets...)
 	out := &Chain{Name: "output", Hook: HookOutput, Rules: []Rule{
 		rule().ctState(ctEstablished | ctRelated).accept(),
 		rule().vmap(Daddr, IPv4, "dispatch4"),
