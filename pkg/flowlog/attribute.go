@@ -147,11 +147,11 @@ func (a *Attributor) decide(v policy.View, d policy.Direction, f flow) policy.De
 // what decided. The engine names the isolating policies and checks it still agrees.
 func (a *Attributor) denied(rec *Record, name string, f flow) {
 	rec.Verdict = VerdictDeny
-	var acct dataplane.Account
-	ok := a.accounts != nil
-	if ok {
-		acct, ok = a.accounts(name)
+	if a.accounts == nil {
+		rec.Reason = fmt.Sprintf("denied by account %s; the agent has no program in force yet to name it", name)
+		return
 	}
+	acct, ok := a.accounts(name)
 	if !ok {
 		rec.Stale = true
 		rec.Reason = fmt.Sprintf("denied by %s, which the program in force no longer has (the policies changed since)", name)

@@ -21,7 +21,7 @@ func TestLogHandleUsesTheStateInForce(t *testing.T) {
 	if len(recs) != 2 {
 		t.Fatalf("%d records, want 2", len(recs))
 	}
-	if !recs[0].Stale || recs[0].Src.Pod != "" {
+	if recs[0].Src.Pod != "" || recs[0].Reason != "denied by account anp_in; the agent has no program in force yet to name it" {
 		t.Errorf("before the first sync: %+v", recs[0])
 	}
 	if recs[1].Stale || recs[1].Src.Pod != "ops/scanner" || recs[1].Reason != "denied by AdminNetworkPolicy deny-scanner rule 0 (block-scanner)" {
