@@ -38,6 +38,7 @@ func Compile(e *policy.Engine, local []int32, opts Options) (*Program, error) {
 		return nil, fmt.Errorf("table name %q: use letters, digits, '_' and '-' (at most %d characters), starting with a letter", opts.TableName, maxName)
 	}
 	c := newCompiler(e)
+	c.opts = opts
 	p := &Program{Table: opts.TableName, opts: opts}
 
 	subjects := append([]int32(nil), local...)
@@ -72,6 +73,9 @@ func Compile(e *policy.Engine, local []int32, opts Options) (*Program, error) {
 		}
 		for _, d := range [...]policy.Direction{policy.Egress, policy.Ingress} {
 			chain := c.subjectChain(pod, d)
+			if k := c.logKind(pod, d); k != 0 {
+				chain = c.logWrapper(d, chain, k)
+			}
 			if chain == "" {
 				continue
 			}
@@ -89,21 +93,78 @@ func Compile(e *policy.Engine, local []int32, opts Options) (*Program, error) {
 	}
 
 	p.Chains = c.baseChains()
-	names := make([]string, 0, len(c.chains))
-	for n := range c.chains {
+	chains, sets := c.used(p.Chains)
+	names := make([]string, 0, len(chains))
+	for n := range chains {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	p.acctChains = map[string]string{}
+	accounts := map[string]bool{}
 	for _, n := range names {
 		p.Chains = append(p.Chains, c.chains[n])
+		if a, ok := c.acctChains[n]; ok {
+			p.acctChains[n] = a
+			if !accounts[a] {
+				accounts[a] = true
+				p.Accounts = append(p.Accounts, c.accounts[a])
+			}
+		}
 	}
+	sort.Slice(p.Accounts, func(i, j int) bool { return p.Accounts[i].Name < p.Accounts[j].Name })
 	for _, s := range c.sets {
+		if !sets[s.Name] {
+			continue
+		}
 		s.Elements = sortElements(s.Elements)
 		s.summarize()
 		p.Sets = append(p.Sets, s)
 	}
 	sort.Slice(p.Sets, func(i, j int) bool { return p.Sets[i].Name < p.Sets[j].Name })
 	return p, nil
+}
+
+// used lists the chains and sets reachable from the base chains. Unions are built once
+// per run and shared; a run cut off behind an unconditional rule leaves maps and account
+// chains nothing refers to, which the program leaves out.
+func (c *compiler) used(base []*Chain) (chains, sets map[string]bool) {
+	chains, sets = map[string]bool{}, map[string]bool{}
+	var visit func(rules []Rule)
+	target := func(v Verdict) {
+		if (v.Kind == Jump || v.Kind == Goto) && !chains[v.Target] {
+			if ch := c.chains[v.Target]; ch != nil {
+				chains[v.Target] = true
+				visit(ch.Rules)
+			}
+		}
+	}
+	visit = func(rules []Rule) {
+		for _, r := range rules {
+			for _, m := range r.matches {
+				switch m := m.(type) {
+				case addrMatch:
+					sets[m.set] = true
+				case tupleMatch:
+					sets[m.set] = true
+				case pairMatch:
+					sets[m.set] = true
+				}
+			}
+			target(r.verdict)
+			if r.verdict.Kind == VMap && !sets[r.verdict.Target] {
+				sets[r.verdict.Target] = true
+				if s := c.sets[r.verdict.Target]; s != nil {
+					for _, e := range s.Elements {
+						target(e.Verdict)
+					}
+				}
+			}
+		}
+	}
+	for _, ch := range base {
+		visit(ch.Rules)
+	}
+	return chains, sets
 }
 
 func ofFamily(es []Element, fam Family) []Element {
@@ -193,48 +254,53 @@ func (c *compiler) subjectChain(pod int32, d policy.Direction) string {
 	// admin Pass continues with.
 	var rest []Rule
 	if len(nps) > 0 {
-		allow := func(policy.Action) Verdict { return Verdict{Kind: Return} }
-		rest = c.tierRules(s, c.policyRules(d, nps), allow)
+		allow := func(policy.Action) AccountVerdict { return AccountAllow }
+		rest, _ = c.tierRules(s, c.policyRules(d, nps), allow, "")
 		why := "isolated by " + e.Policies[nps[0]].Ref.String()
 		if len(nps) > 1 {
 			why += fmt.Sprintf(" and %d more", len(nps)-1)
 		}
-		rest = append(rest, rule().drop().note(why))
+		rest = append(rest, rule().goTo(c.isolationChain(d, e.Pods[pod].Pod.Namespace)).note(why))
 	} else {
-		rest = c.tierRules(s, c.policyRules(d, base), func(a policy.Action) Verdict {
-			if a == policy.Deny {
-				return Verdict{Kind: Drop}
+		rest, _ = c.tierRules(s, c.policyRules(d, base), func(a policy.Action) AccountVerdict {
+			switch a {
+			case policy.Deny:
+				return AccountDeny
+			case policy.Pass:
+				return AccountPass // to the default (allow)
 			}
-			return Verdict{Kind: Return} // Allow, and Pass to the default (allow)
-		})
+			return AccountAllow
+		}, "")
 	}
 	rest = append(c.ownNodeRules(s), rest...)
 	rest = reachable(rest)
 
-	// The admin tier: Allow ends this direction's check, Deny drops, Pass skips to rest
-	// (to a chain of its own, named once the admin rules are known).
-	const passMark = "\x00pass"
-	entry := c.tierRules(s, c.policyRules(d, admin), func(a policy.Action) Verdict {
-		switch {
-		case a == policy.Deny:
-			return Verdict{Kind: Drop}
-		case a == policy.Pass && len(rest) > 0:
-			return Verdict{Kind: Goto, Target: passMark}
+	// The admin tier: Allow ends this direction's check, Deny drops, Pass goes on with
+	// rest (a chain of its own, named before the admin rules are compiled, since the
+	// pass accounts continue with it).
+	adminRefs := c.policyRules(d, admin)
+	restChain := ""
+	for _, ref := range adminRefs {
+		if c.rule(d, ref).Action == policy.Pass && len(rest) > 0 {
+			restChain = chainName(d, rest)
 		}
-		return Verdict{Kind: Return} // Allow, and Pass with nothing after it
-	})
+	}
+	entry, passing := c.tierRules(s, adminRefs, func(a policy.Action) AccountVerdict {
+		switch a {
+		case policy.Deny:
+			return AccountDeny
+		case policy.Pass:
+			return AccountPass
+		}
+		return AccountAllow
+	}, restChain)
 	entry = cutUnconditional(entry)
 	passes := false
-	for _, r := range entry {
-		passes = passes || r.verdict.Target == passMark
+	for i := range entry {
+		passes = passes || passing[i]
 	}
 	if passes {
-		restChain := c.chain(d, rest)
-		for i := range entry {
-			if entry[i].verdict.Target == passMark {
-				entry[i].verdict.Target = restChain
-			}
-		}
+		c.chain(d, rest)
 		entry = append(entry, rule().goTo(restChain))
 	} else {
 		entry = append(entry, rest...)

@@ -193,11 +193,29 @@ type polarityMap map[string]polarity
 // to the other direction, and the base chain's policy accepts): growing its sets allows
 // more. That holds while per-pod chains are entered only from the base chains' verdict
 // maps, or by goto from one another; a program made otherwise has every change count.
+//
+// Per-pod chains look peers up in verdict maps whose elements goto account chains: an
+// element's change then denies as its account's verdict says (an allow account's element
+// added only allows more, a deny account's removed only allows more, a pass can do
+// either). A log wrapper's jump to a pod's chain is followed by log rules only, so the
+// pod's chain returning still allows.
 func polarities(ps ...*Program) polarityMap {
 	out := polarityMap{}
 	for _, p := range ps {
+		toAccounts := map[string]bool{}
+		for chain, name := range p.acctChains {
+			a, _ := p.Account(name)
+			switch a.Verdict {
+			case AccountAllow:
+				out[acctKey(chain)] |= delDenies
+			case AccountDeny:
+				out[acctKey(chain)] |= addDenies
+			default:
+				out[acctKey(chain)] |= addDenies | delDenies
+			}
+		}
 		for _, c := range p.Chains {
-			for _, r := range c.Rules {
+			for i, r := range c.Rules {
 				var pl polarity
 				switch k := r.verdict.Kind; {
 				case k == Accept, k == Return: // in a base chain, return is its policy: accept
@@ -207,7 +225,8 @@ func polarities(ps ...*Program) polarityMap {
 				default:
 					pl = addDenies | delDenies
 				}
-				if c.Hook == "" && (r.verdict.Kind == Jump || r.verdict.Kind == VMap) {
+				if c.Hook == "" && (r.verdict.Kind == Jump && !onlyStatementsAfter(c.Rules[i+1:]) ||
+					r.verdict.Kind == VMap && !p.mapToAccounts(r.verdict.Target, toAccounts)) {
 					out["\x00"] = addDenies | delDenies // structure the reading above does not cover
 				}
 				if r.verdict.Kind == VMap {
@@ -229,11 +248,46 @@ func polarities(ps ...*Program) polarityMap {
 	return out
 }
 
+// acctKey is where polarities keeps the polarity of an account chain's elements.
+func acctKey(chain string) string { return "\x01" + chain }
+
+func onlyStatementsAfter(rules []Rule) bool {
+	for _, r := range rules {
+		if r.verdict.Kind != Continue {
+			return false
+		}
+	}
+	return true
+}
+
+// mapToAccounts reports whether every element of the map goes to an account chain;
+// memo keeps the answers, since many chains share a map.
+func (p *Program) mapToAccounts(name string, memo map[string]bool) bool {
+	if ok, seen := memo[name]; seen {
+		return ok
+	}
+	s := p.Set(name)
+	ok := s != nil
+	for i := 0; ok && i < len(s.Elements); i++ {
+		v := s.Elements[i].Verdict
+		_, acct := p.acctChains[v.Target]
+		ok = acct && v.Kind == Goto
+	}
+	memo[name] = ok
+	return ok
+}
+
 func (pm polarityMap) denies(set string, e *Element, added bool) bool {
 	if pm["\x00"] != 0 {
 		return true
 	}
 	pl := pm[set]
+	if ap, ok := pm[acctKey(e.Verdict.Target)]; ok && pl&isVMap != 0 && e.Verdict.Kind == Goto {
+		if added {
+			return ap&addDenies != 0
+		}
+		return ap&delDenies != 0
+	}
 	if pl&isVMap != 0 {
 		// Without its element, an address goes on to the base chain's next rules, as
 		// after a jump that returned; an added jump may lead to a drop.

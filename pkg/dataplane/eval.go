@@ -16,13 +16,21 @@ import (
 // must pass egress at the source and ingress at the destination).
 func (p *Program) Allows(src, dst netip.Addr, port policy.Port) bool {
 	ev := p.index()
-	v := ev.chain(p.Chain("forward"), packet{src.Unmap(), dst.Unmap(), port}, 0)
+	v := ev.chain(p.Chain("forward"), packet{src.Unmap(), dst.Unmap(), port}, 0, nil)
 	return v != Drop
 }
 
 // allowsDirection reports what the program decides for one direction only: egress of the
 // local pod at subject towards peer, or ingress of the one at subject from peer.
 func (p *Program) allowsDirection(d policy.Direction, subject, peer netip.Addr, port policy.Port) bool {
+	allowed, _ := p.decideDirection(d, subject, peer, port)
+	return allowed
+}
+
+// decideDirection is allowsDirection that also names the account that decided: the
+// last account other than a pass the packet was counted in, "" when none (the default
+// allows, or the pod's own node).
+func (p *Program) decideDirection(d policy.Direction, subject, peer netip.Addr, port policy.Port) (allowed bool, account string) {
 	ev := p.index()
 	pkt := packet{subject, peer, port}
 	if d == policy.Ingress {
@@ -30,14 +38,18 @@ func (p *Program) allowsDirection(d policy.Direction, subject, peer netip.Addr, 
 	}
 	m := ev.sets[dispatchMap(d, familyOf(subject))]
 	if m == nil {
-		return true
+		return true, ""
 	}
 	el, ok := m.exact[Element{Addr: subject}]
 	if !ok {
-		return true
+		return true, ""
 	}
-	return ev.verdict(el.Verdict, pkt, 0) != Drop
+	tr := &trace{}
+	return ev.verdict(el.Verdict, pkt, 0, tr) != Drop, tr.account
 }
+
+// trace records the accounts a packet is counted in.
+type trace struct{ account string }
 
 type packet struct {
 	src, dst netip.Addr
@@ -71,6 +83,7 @@ type span struct {
 	lo, hi uint16
 	firsts []netip.Addr
 	lasts  []netip.Addr
+	els    []Element
 }
 
 // index returns the program's evaluator, built on first use: a Program must not be
@@ -112,17 +125,24 @@ func spansOf(es []Element) []span {
 		}
 		out[i].firsts = append(out[i].firsts, e.Addr)
 		out[i].lasts = append(out[i].lasts, e.Last)
+		out[i].els = append(out[i].els, e)
 	}
 	return out
 }
 
 func (ix *setIndex) has(k Element) bool {
+	_, ok := ix.get(k)
+	return ok
+}
+
+// get returns the element holding key k (its key fields set, Last and Verdict not).
+func (ix *setIndex) get(k Element) (Element, bool) {
 	if ix == nil {
-		return false
+		return Element{}, false
 	}
 	if !ix.s.Interval {
-		_, ok := ix.exact[k]
-		return ok
+		e, ok := ix.exact[k]
+		return e, ok
 	}
 	for i := range ix.spans {
 		sp := &ix.spans[i]
@@ -132,18 +152,20 @@ func (ix *setIndex) has(k Element) bool {
 		// The last range starting at or before the address.
 		j := sort.Search(len(sp.firsts), func(j int) bool { return sp.firsts[j].Compare(k.Addr) > 0 }) - 1
 		if j >= 0 && k.Addr.Compare(sp.lasts[j]) <= 0 {
-			return true
+			return sp.els[j], true
 		}
 	}
-	return false
+	return Element{}, false
 }
 
 // maxDepth bounds jumps, as the kernel does (it refuses loops when loading).
 const maxDepth = 16
 
 // chain runs a chain: Accept or Drop when a rule decided, Return when the chain returned
-// or ran out of rules (a base chain's policy, accept, applies then).
-func (ev *evaluator) chain(c *Chain, k packet, depth int) VerdictKind {
+// or ran out of rules (a base chain's policy, accept, applies then). Statements do not
+// change what a packet gets: a rule with a limit matches as if the limit had room, so
+// verdicts never depend on logging. tr, when set, records the accounts reached.
+func (ev *evaluator) chain(c *Chain, k packet, depth int, tr *trace) VerdictKind {
 	if c == nil || depth > maxDepth {
 		return Return
 	}
@@ -156,17 +178,24 @@ func (ev *evaluator) chain(c *Chain, k packet, depth int) VerdictKind {
 			if ix == nil || familyOf(k.src) != r.verdict.Family {
 				continue
 			}
-			el, ok := ix.exact[Element{Addr: k.addr(r.verdict.Field)}]
+			key := Element{Addr: k.addr(r.verdict.Field)}
+			if r.verdict.Ports {
+				if !k.port.HasPort() {
+					continue
+				}
+				key.Proto, key.Port = k.port.Proto, k.port.Num
+			}
+			el, ok := ix.get(key)
 			if !ok {
 				continue
 			}
-			v := ev.verdict(el.Verdict, k, depth)
+			v := ev.verdict(el.Verdict, k, depth, tr)
 			if v == Continue {
 				continue
 			}
 			return v
 		}
-		if v := ev.verdict(r.verdict, k, depth); v != Continue {
+		if v := ev.verdict(r.verdict, k, depth, tr); v != Continue {
 			return v
 		}
 	}
@@ -175,19 +204,33 @@ func (ev *evaluator) chain(c *Chain, k packet, depth int) VerdictKind {
 
 // verdict applies a verdict: Continue means go on with the next rule (after a jump that
 // returned).
-func (ev *evaluator) verdict(v Verdict, k packet, depth int) VerdictKind {
+func (ev *evaluator) verdict(v Verdict, k packet, depth int, tr *trace) VerdictKind {
 	switch v.Kind {
 	case Accept, Drop, Return:
 		return v.Kind
 	case Jump:
-		if r := ev.chain(ev.p.Chain(v.Target), k, depth+1); r != Return {
+		ev.enter(v.Target, tr)
+		if r := ev.chain(ev.p.Chain(v.Target), k, depth+1, tr); r != Return {
 			return r
 		}
 		return Continue
 	case Goto:
-		return ev.chain(ev.p.Chain(v.Target), k, depth+1)
+		ev.enter(v.Target, tr)
+		return ev.chain(ev.p.Chain(v.Target), k, depth+1, tr)
 	}
 	return Continue
+}
+
+// enter records an account chain in tr; a pass is not what decides.
+func (ev *evaluator) enter(chain string, tr *trace) {
+	if tr == nil {
+		return
+	}
+	if a, ok := ev.p.acctChains[chain]; ok {
+		if acct, _ := ev.p.Account(a); acct.Verdict != AccountPass {
+			tr.account = a
+		}
+	}
 }
 
 func (ev *evaluator) matches(r Rule, k packet) bool {

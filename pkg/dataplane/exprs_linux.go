@@ -38,7 +38,11 @@ func (r Rule) exprs(setID func(string) uint32) []expr.Any {
 	switch r.verdict.Kind {
 	case Continue:
 	case VMap:
-		x.loadAddr(r.verdict.Field, r.verdict.Family, 1)
+		if r.verdict.Ports {
+			x.loadTuple(r.verdict.Field, r.verdict.Family)
+		} else {
+			x.loadAddr(r.verdict.Field, r.verdict.Family, 1)
+		}
 		x.add(&expr.Lookup{SourceRegister: 1, IsDestRegSet: true, DestRegister: 0,
 			SetName: r.verdict.Target, SetID: setID(r.verdict.Target)})
 	default:
@@ -162,14 +166,19 @@ func (x *exprBuf) port(m portMatch) {
 
 // ip daddr . meta l4proto . th dport @set
 func (x *exprBuf) tupleInSet(m tupleMatch) {
+	x.loadTuple(m.f, m.fam)
+	x.add(&expr.Lookup{SourceRegister: 1, SetName: m.set, SetID: x.setID(m.set)})
+}
+
+// loadTuple loads (address . protocol . destination port) from register 1 on.
+func (x *exprBuf) loadTuple(f Field, fam Family) {
 	words := uint32(1) // the address, in 32-bit words
-	if m.fam == IPv6 {
+	if fam == IPv6 {
 		words = 4
 	}
-	x.loadAddr(m.f, m.fam, 1)
+	x.loadAddr(f, fam, 1)
 	x.loadL4Proto(concatReg(words))
 	x.loadDport(concatReg(words + 1))
-	x.add(&expr.Lookup{SourceRegister: 1, SetName: m.set, SetID: x.setID(m.set)})
 }
 
 // ip saddr . ip daddr @set

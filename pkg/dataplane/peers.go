@@ -26,11 +26,16 @@ type compiler struct {
 	unions  map[unionKey]union
 	peers   map[peerKey]*rulePeers
 	byAddr  [7][]podAddr // by family: see sortedPods
+	opts    Options
+	// accounts by name, and the account of each account chain by chain name.
+	accounts   map[string]Account
+	acctChains map[string]string
 }
 
 func newCompiler(e *policy.Engine) *compiler {
 	c := &compiler{e: e, chains: map[string]*Chain{}, sets: map[string]*Set{}, names: names{},
-		unions: map[unionKey]union{}, peers: map[peerKey]*rulePeers{}}
+		unions: map[unionKey]union{}, peers: map[peerKey]*rulePeers{},
+		accounts: map[string]Account{}, acctChains: map[string]string{}}
 	c.byIdent = make([][]int32, e.IdentityCount())
 	for i := range e.Pods {
 		if id := e.Pods[i].Ident; id >= 0 && len(e.Pods[i].IPs) > 0 {
@@ -45,16 +50,20 @@ func (c *compiler) addSet(s *Set) { c.sets[s.Name] = s }
 // chain registers a chain and returns its name, which is derived from its rules: equal
 // chains get one name, and the name stays while pods come and go.
 func (c *compiler) chain(d policy.Direction, rules []Rule) string {
+	name := chainName(d, rules)
+	if _, ok := c.chains[name]; !ok {
+		c.chains[name] = &Chain{Name: name, Rules: rules}
+	}
+	return name
+}
+
+func chainName(d policy.Direction, rules []Rule) string {
 	h := fnv.New64a()
 	for _, r := range rules {
 		h.Write([]byte(r.String()))
 		h.Write([]byte{'\n'})
 	}
-	name := fmt.Sprintf("%s-%012x", dirShort(d), h.Sum64()&(1<<48-1))
-	if _, ok := c.chains[name]; !ok {
-		c.chains[name] = &Chain{Name: name, Rules: rules}
-	}
-	return name
+	return fmt.Sprintf("%s-%012x", dirShort(d), h.Sum64()&(1<<48-1))
 }
 
 func dirShort(d policy.Direction) string {

@@ -56,9 +56,11 @@ type Program struct {
 	// Accounts are the program's counters, sorted by name (accounts.go).
 	Accounts []Account
 
-	opts     Options
-	evalOnce sync.Once
-	eval     *evaluator
+	opts Options
+	// acctChains gives the account of each account chain, by chain name.
+	acctChains map[string]string
+	evalOnce   sync.Once
+	eval       *evaluator
 }
 
 // Account returns the account of the counter or log prefix name.
@@ -327,6 +329,11 @@ func (p *Program) String() string {
 			b.WriteString("\n")
 		}
 		first = false
+	}
+	// Objects first: nft resolves a rule's object references as it adds the rule.
+	for _, o := range p.Objects() {
+		sep()
+		o.write(&b)
 	}
 	for _, s := range p.Sets {
 		sep()

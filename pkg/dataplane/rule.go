@@ -58,18 +58,21 @@ const (
 	Return
 	Jump
 	Goto
-	// VMap looks the packet's address up in a verdict map (Target) and does what the
-	// element says; no element, no verdict.
+	// VMap looks the packet's address (and, with Ports, its protocol and destination
+	// port) up in a verdict map (Target) and does what the element says; no element, no
+	// verdict.
 	VMap
 )
 
 // Verdict is a rule's verdict. Target is the chain of a jump or goto, or the map of a
-// VMap, whose key is the Field address of Family.
+// VMap, whose key is the Field address of Family, followed by the protocol and the
+// destination port when Ports is set.
 type Verdict struct {
 	Kind   VerdictKind
 	Target string
 	Field  Field
 	Family Family
+	Ports  bool
 }
 
 func (v Verdict) String() string {
@@ -85,6 +88,9 @@ func (v Verdict) String() string {
 	case Goto:
 		return "goto " + v.Target
 	case VMap:
+		if v.Ports {
+			return addrText(v.Field, v.Family) + " . meta l4proto . th dport vmap @" + v.Target
+		}
 		return addrText(v.Field, v.Family) + " vmap @" + v.Target
 	}
 	return ""
@@ -142,14 +148,22 @@ func (r Rule) vmap(f Field, fam Family, m string) Rule {
 	return r.verdictOf(Verdict{Kind: VMap, Target: m, Field: f, Family: fam})
 }
 
+// tupleVmap looks (address . protocol . destination port) up in the verdict map m.
+func (r Rule) tupleVmap(f Field, fam Family, m string) Rule {
+	return r.verdictOf(Verdict{Kind: VMap, Target: m, Field: f, Family: fam, Ports: true})
+}
+
 // Verdict returns what the rule does when it matches.
 func (r Rule) Verdict() Verdict { return r.verdict }
 
 // Comment is the rule's comment (which policy rule it comes from).
 func (r Rule) Comment() string { return r.comment }
 
-// Unconditional reports whether the rule matches every packet.
-func (r Rule) Unconditional() bool { return len(r.matches) == 0 && len(r.stmts) == 0 }
+// Unconditional reports whether the rule decides every packet: no matches, no
+// statements, and not a map lookup (which decides only the keys it holds).
+func (r Rule) Unconditional() bool {
+	return len(r.matches) == 0 && len(r.stmts) == 0 && r.verdict.Kind != VMap
+}
 
 // String is the rule in nft syntax.
 func (r Rule) String() string {

@@ -74,19 +74,27 @@ func (c *compiler) policyRules(d policy.Direction, pols []int32) []ruleRef {
 
 // tierRules compiles a tier's rules (in evaluation order) for a subject, run by run.
 // verdict says what a matching rule does, by action; consecutive rules with equal
-// verdicts form a run.
-func (c *compiler) tierRules(s subject, refs []ruleRef, verdict func(policy.Action) Verdict) []Rule {
-	var out []Rule
+// verdicts form a run. rest is the chain a pass continues with ("" for none). passes
+// reports, per rule returned, whether it belongs to a run of passes.
+func (c *compiler) tierRules(s subject, refs []ruleRef, verdict func(policy.Action) AccountVerdict, rest string) (rules []Rule, passes []bool) {
 	for i := 0; i < len(refs); {
 		v := verdict(c.rule(s.dir, refs[i]).Action)
 		j := i + 1
 		for j < len(refs) && verdict(c.rule(s.dir, refs[j]).Action) == v {
 			j++
 		}
-		out = append(out, c.runRules(s, refs[i:j], v)...)
+		r := "" // only a pass depends on the subject's rest
+		if v == AccountPass {
+			r = rest
+		}
+		run := c.runRules(s, refs[i:j], v, r)
+		rules = append(rules, run...)
+		for range run {
+			passes = append(passes, r != "")
+		}
 		i = j
 	}
-	return out
+	return rules, passes
 }
 
 // part is what one policy rule puts in a union: its peers (by reference) on ports.
@@ -96,20 +104,31 @@ type part struct {
 	ports []portMatch
 	// resolved marks the ports of ingress named ports resolved on the subject.
 	resolved bool
+	// A shadow part puts no keys in the union, but where it covers a key it takes part
+	// in choosing the key's rule (see the named-ports union in runRules).
+	shadow bool
+	// rank is the rule's place in its run: a key goes to the rule of lowest rank that
+	// covers it, the one the engine names.
+	rank int
 }
 
-// runRules compiles a run of rules sharing verdict v: a lookup per set of the run's
-// union, or one unconditional rule when a rule of the run matches everything.
-func (c *compiler) runRules(s subject, refs []ruleRef, v Verdict) []Rule {
-	note := c.runNote(s.dir, refs)
+// runRules compiles a run of rules sharing verdict v: the lookups of the run's union,
+// whose elements goto the account chain of the rule that decides them, and a goto for a
+// rule that matches everything (which ends the run).
+func (c *compiler) runRules(s subject, refs []ruleRef, v AccountVerdict, rest string) []Rule {
 	var common, named []part
-	for _, ref := range refs {
+	var targets []string
+	var last []Rule
+	for i, ref := range refs {
 		r := c.rule(s.dir, ref)
+		targets = append(targets, c.accountChain(s.dir, ref, v, rest))
 		if r.AnyPeer && r.AnyPort {
-			return []Rule{rule().verdictOf(v).note(note)}
+			refs = refs[:i]
+			last = []Rule{rule().goTo(targets[i]).note(c.runNote(s.dir, []ruleRef{ref}))}
+			break
 		}
-		p := part{ref: ref}
-		q := part{ref: ref, resolved: true}
+		p := part{ref: ref, rank: i}
+		q := part{ref: ref, resolved: true, rank: i}
 		if !r.AnyPort {
 			p.ports = []portMatch{}
 			for _, m := range r.Ports {
@@ -133,13 +152,27 @@ func (c *compiler) runRules(s subject, refs []ruleRef, v Verdict) []Rule {
 		}
 	}
 	var out []Rule
-	for _, fam := range s.fams {
-		out = append(out, c.unionRules(s.dir, fam, common, v, note)...)
-		if len(named) > 0 {
-			out = append(out, c.unionRules(s.dir, fam, named, v, note+" (named ports)")...)
+	if len(refs) > 0 {
+		note := c.runNote(s.dir, refs)
+		tag := v.String() + "|" + rest
+		for _, fam := range s.fams {
+			if len(named) > 0 {
+				// Ingress named ports mean this subject's own numbers, so they are a union
+				// of their own and the big one stays shared by every subject. They come
+				// first, with the common parts as shadows: a key both cover goes to the
+				// rule of lower rank either way.
+				parts := append([]part(nil), named...)
+				for _, p := range common {
+					p.shadow = true
+					parts = append(parts, p)
+				}
+				slices.SortStableFunc(parts, func(a, b part) int { return a.rank - b.rank })
+				out = append(out, c.unionRules(s.dir, fam, parts, targets, note+" (named ports)", tag, rest)...)
+			}
+			out = append(out, c.unionRules(s.dir, fam, common, targets, note, tag, rest)...)
 		}
 	}
-	return out
+	return append(out, last...)
 }
 
 // runNote names a run's rules for the comment of its lookups: "NetworkPolicy ns/a
@@ -177,13 +210,14 @@ type unionKey struct {
 	fam Family
 }
 
-// union is the sets of one run's union in one family, by kind; "" for kinds the run
-// does not need.
+// union is the verdict maps of one run's union in one family, by kind; "" for kinds the
+// run does not need.
 type union struct {
 	ports, addrs, ranges, nets string
-	// byRange are hash sets of pod and node peers on one port range each, when a run has
-	// only a few such ranges.
-	byRange []rangeSet
+	// byRange are hash maps of pod and node peers on one port range each, when a run has
+	// only a few such ranges; podRanges holds them as intervals when it has more.
+	byRange   []rangeSet
+	podRanges string
 }
 
 type rangeSet struct {
@@ -191,157 +225,64 @@ type rangeSet struct {
 	ports portMatch
 }
 
-// maxRangeSets is how many port ranges with pod or node peers a run keeps in hash sets
-// of their own, a lookup each; past it they join the interval set. Pods come and go
-// cheaply in a hash set, while changing an interval set costs the kernel more the
+// maxRangeSets is how many port ranges with pod or node peers a run keeps in hash maps
+// of their own, a lookup each; past it they go to one interval map. Pods come and go
+// cheaply in a hash map, while changing an interval map costs the kernel more the
 // bigger it is (tens of milliseconds to delete one of 25,000 scattered addresses); but
 // a run's lookups must stay few, so many ranges (rare: endPort with pod selectors) go to
-// the interval set.
+// the interval map.
 const maxRangeSets = 4
 
-// unionRules are the lookups of a union, in one family.
-func (c *compiler) unionRules(d policy.Direction, fam Family, parts []part, v Verdict, note string) []Rule {
-	u := c.union(d, fam, parts)
+// unionRules are the lookups of a union, in one family, in the order that makes the
+// first lookup holding a packet's key name the right rule: pod and node addresses on
+// one port, on port ranges, on any port (whose elements name the first rule covering
+// them, ipBlocks included), then ipBlocks on ports, ipBlocks on any port.
+func (c *compiler) unionRules(d policy.Direction, fam Family, parts []part, targets []string, note, tag, rest string) []Rule {
+	u := c.union(d, fam, parts, targets, tag, rest)
 	peer := peerField(d)
 	var out []Rule
 	if u.ports != "" {
-		out = append(out, rule().tuple(peer, fam, u.ports).verdictOf(v).note(note))
-	}
-	if u.addrs != "" {
-		out = append(out, rule().addr(peer, fam, u.addrs).verdictOf(v).note(note))
+		out = append(out, rule().tupleVmap(peer, fam, u.ports).note(note))
 	}
 	for _, r := range u.byRange {
-		out = append(out, rule().addr(peer, fam, r.set).dport(r.ports.proto, r.ports.lo, r.ports.hi).verdictOf(v).note(note))
+		out = append(out, rule().dport(r.ports.proto, r.ports.lo, r.ports.hi).vmap(peer, fam, r.set).note(note))
+	}
+	if u.podRanges != "" {
+		out = append(out, rule().tupleVmap(peer, fam, u.podRanges).note(note))
+	}
+	if u.addrs != "" {
+		out = append(out, rule().vmap(peer, fam, u.addrs).note(note))
 	}
 	if u.ranges != "" {
-		out = append(out, rule().tuple(peer, fam, u.ranges).verdictOf(v).note(note))
+		out = append(out, rule().tupleVmap(peer, fam, u.ranges).note(note))
 	}
 	if u.nets != "" {
-		out = append(out, rule().addr(peer, fam, u.nets).verdictOf(v).note(note))
+		out = append(out, rule().vmap(peer, fam, u.nets).note(note))
 	}
 	return out
 }
 
-// union builds (once per distinct run) the sets of a union. Which sets exist depends on
-// the rules only, not on which pods exist: a set of pod addresses is there even while it
+// union builds (once per distinct run) the maps of a union. Which maps exist depends on
+// the rules only, not on which pods exist: a map of pod addresses is there even while it
 // is empty, so pods coming never change the chains.
-func (c *compiler) union(d policy.Direction, fam Family, parts []part) union {
-	key := c.partsKey(d, parts)
+func (c *compiler) union(d policy.Direction, fam Family, parts []part, targets []string, tag, rest string) union {
+	key := c.partsKey(d, parts) + "|" + tag
 	uk := unionKey{key, fam}
 	if u, ok := c.unions[uk]; ok {
 		return u
 	}
-	var ports []Element
-	var any peerAddrs                    // pod and node peers on any port
-	exact := map[portMatch]*peerAddrs{}  // ... on one port
-	ranged := map[portMatch]*peerAddrs{} // ... on a port range
-	var single, multi []portMatch        // their keys, in order
-	var boxes []box
-	var nets netipx.IPSetBuilder
-	var needPorts, needAddrs, needRanges bool
+	var own []part
 	for _, p := range parts {
-		rp := c.rulePeers(d, p.ref, fam)
-		if !p.resolved && rp.hasNamed {
-			needPorts = true
-			ports = append(ports, rp.named...)
-		}
-		if p.ports == nil {
-			if rp.exact {
-				needAddrs = true
-				c.addPeers(&any, rp)
-			}
-			for _, rg := range rp.nets {
-				nets.AddRange(rg)
-			}
-			continue
-		}
-		for _, pm := range p.ports {
-			if rp.exact {
-				m, keys := exact, &single
-				if pm.lo != pm.hi {
-					m, keys = ranged, &multi
-				}
-				g := m[pm]
-				if g == nil {
-					g = &peerAddrs{}
-					m[pm] = g
-					*keys = append(*keys, pm)
-				}
-				c.addPeers(g, rp)
-			}
-			for _, rg := range rp.nets {
-				boxes = append(boxes, box{rg, pm.proto, pm.lo, pm.hi})
-			}
+		if !p.shadow {
+			own = append(own, p)
 		}
 	}
-	needPorts = needPorts || len(single) > 0
-	base := c.unionBase(d, parts, key)
-	var u union
-	if len(multi) <= maxRangeSets {
-		for _, pm := range multi {
-			list := c.addrs(ranged[pm], fam)
-			els := make([]Element, len(list))
-			for i, a := range list {
-				els[i] = Element{Addr: a}
-			}
-			name := fmt.Sprintf("%s_%s%d-%d_addrs%d", base, protoName(pm.proto), pm.lo, pm.hi, fam)
-			c.addSet(&Set{Name: name, Key: addrKey(fam), Elements: els})
-			u.byRange = append(u.byRange, rangeSet{name, pm})
-		}
-		multi = nil
+	base := c.unionBase(d, own, key)
+	if rest != "" {
+		base += "_p" + shortHash(rest)
 	}
-	needRanges = len(multi) > 0
-	lists := make([][]netip.Addr, len(single))
-	n := len(ports)
-	for i, pm := range single {
-		lists[i] = c.addrs(exact[pm], fam)
-		n += len(lists[i])
-	}
-	// Sized first: the big unions hold every pod of the cluster.
-	ports = slices.Grow(ports, n-len(ports))
-	for i, pm := range single {
-		for _, a := range lists[i] {
-			ports = append(ports, Element{Addr: a, Proto: pm.proto, Port: pm.lo})
-		}
-	}
-	for _, pm := range multi {
-		for _, rg := range coalesce(c.addrs(ranged[pm], fam)) {
-			boxes = append(boxes, box{rg, pm.proto, pm.lo, pm.hi})
-		}
-	}
-	var addrs []Element
-	if needAddrs {
-		list := c.addrs(&any, fam)
-		addrs = make([]Element, len(list))
-		for i, a := range list {
-			addrs[i] = Element{Addr: a}
-		}
-	}
-
-	if needPorts {
-		u.ports = fmt.Sprintf("%s_ports%d", base, fam)
-		c.addSet(&Set{Name: u.ports, Key: tupleKey(fam), Elements: ports})
-	}
-	if needAddrs {
-		u.addrs = fmt.Sprintf("%s_addrs%d", base, fam)
-		c.addSet(&Set{Name: u.addrs, Key: addrKey(fam), Elements: addrs})
-	}
-	if dis := disjoint(boxes); needRanges || len(dis) > 0 {
-		u.ranges = fmt.Sprintf("%s_ranges%d", base, fam)
-		els := make([]Element, len(dis))
-		for i, b := range dis {
-			els[i] = Element{Addr: b.addrs.From(), Last: b.addrs.To(), Proto: b.proto, Port: b.lo, PortLast: b.hi}
-		}
-		c.addSet(&Set{Name: u.ranges, Key: tupleKey(fam), Interval: true, Elements: els})
-	}
-	if set, _ := nets.IPSet(); len(set.Ranges()) > 0 {
-		u.nets = fmt.Sprintf("%s_nets%d", base, fam)
-		var els []Element
-		for _, rg := range set.Ranges() {
-			els = append(els, Element{Addr: rg.From(), Last: rg.To()})
-		}
-		c.addSet(&Set{Name: u.nets, Key: addrKey(fam), Interval: true, Elements: els})
-	}
+	b := newUnionBuilder(c, d, fam, parts, targets)
+	u := b.build(base)
 	c.unions[uk] = u
 	return u
 }
@@ -356,6 +297,9 @@ func (c *compiler) partsKey(d policy.Direction, parts []part) string {
 		b.WriteString(c.e.Policies[p.ref.pi].Ref.String())
 		b.WriteString("#")
 		b.WriteString(strconv.Itoa(p.ref.ri))
+		if p.shadow {
+			b.WriteString("~")
+		}
 		if p.resolved {
 			b.WriteString("@")
 			for _, pm := range p.ports {
