@@ -3,6 +3,8 @@ package dataplane
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/netwarden/netwarden/pkg/loader"
@@ -38,6 +40,10 @@ func checkAccounts(t *testing.T, name string, e *policy.Engine, p *Program, loca
 						dec := e.DecideDirection(d, subject, peer, port)
 						allowed, got := p.decideDirection(d, sip, pip, port)
 						checked++
+						if allowed != dec.Allowed && failed < 20 {
+							failed++
+							t.Errorf("%s: %s of %s (%s) with %s on %s: program says %v, engine says %v", name, d, info.Key, sip, pip, port, allowed, dec.Allowed)
+						}
 						if err := accountMatches(e, p, d, info.Pod.Namespace, dec, got); err != nil && failed < 20 {
 							failed++
 							t.Errorf("%s: %s of %s (%s) with %s on %s (allowed %v): %v", name, d, info.Key, sip, pip, port, allowed, err)
@@ -118,4 +124,128 @@ func TestCountersNameTheDecidingRule(t *testing.T) {
 		}
 	}
 	t.Logf("%d decisions counted in the account the engine names", total)
+}
+
+// TestLogOptionsChooseWhatIsLogged: deny accounts log only with Log.Denied, wrappers log
+// the allowed connections of every local pod with Log.Allowed and of the pods an audit
+// policy selects (in that direction) with Log.Audit, and nothing logs without a group.
+func TestLogOptionsChooseWhatIsLogged(t *testing.T) {
+	e := loadEngine(t, "testdata/logging.yaml")
+	all := []string{"egress prod/web", "egress prod/api", "egress jobs/batch", "ingress prod/web", "ingress prod/api", "ingress jobs/batch"}
+	for _, tc := range []struct {
+		name       string
+		log        LogOptions
+		denyLogs   bool
+		wrapped    []string // "direction pod" of the wrapped dispatch elements
+		kind       LogKind
+		limitThere bool
+	}{
+		{"nothing logs without a group", LogOptions{Denied: true, Allowed: true, Audit: true}, false, nil, 0, false},
+		{"denied packets log in their deny accounts", LogOptions{Group: 5, Denied: true}, true, nil, 0, true},
+		{"allowed logging wraps every local pod both ways", LogOptions{Group: 5, Allowed: true}, false, all, LogAllow, true},
+		{"audit logging wraps only what an audit policy selects", LogOptions{Group: 5, Audit: true}, false, []string{"ingress prod/api"}, LogAudit, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Compile(e, localPods(e, ""), Options{Log: tc.log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			denyLogs := 0
+			for _, a := range p.Accounts {
+				if a.Verdict != AccountDeny {
+					continue
+				}
+				logs := strings.Contains(chainText(p.Chain(a.Name)), `log prefix "`+LogPrefix(LogDeny, a.Name)+`" group 5`)
+				if logs != tc.denyLogs {
+					t.Errorf("deny account %s logs: %v, want %v", a.Name, logs, tc.denyLogs)
+				}
+				if logs {
+					denyLogs++
+				}
+			}
+			if tc.denyLogs && denyLogs == 0 {
+				t.Errorf("no deny account logs:\n%s", p)
+			}
+			var wrapped []string
+			for _, d := range []policy.Direction{policy.Egress, policy.Ingress} {
+				for _, el := range p.Set(dispatchMap(d, IPv4)).Elements {
+					c := p.Chain(el.Verdict.Target)
+					text := chainText(c)
+					if !strings.Contains(text, "log prefix") {
+						continue
+					}
+					q, _ := e.PodByIP(el.Addr)
+					wrapped = append(wrapped, d.String()+" "+e.Pods[q].Key)
+					if want := `log prefix "` + LogPrefix(tc.kind, d.String()) + `" group 5`; !strings.Contains(text, want) {
+						t.Errorf("wrapper of %s %s is\n%s\nwant a rule with %s", d, e.Pods[q].Key, text, want)
+					}
+				}
+			}
+			slices.Sort(wrapped)
+			want := append([]string(nil), tc.wrapped...)
+			slices.Sort(want)
+			if strings.Join(wrapped, ", ") != strings.Join(want, ", ") {
+				t.Errorf("wrapped %v, want %v", wrapped, want)
+			}
+			if got := strings.Contains(p.String(), "limit "+LogLimitName+" {"); got != tc.limitThere {
+				t.Errorf("limit object present: %v, want %v", got, tc.limitThere)
+			}
+		})
+	}
+}
+
+// TestLoggingNeverChangesVerdicts: whatever is logged (audit policies included), every
+// direction decision of every random cluster is the same as without logging.
+func TestLoggingNeverChangesVerdicts(t *testing.T) {
+	logs := []LogOptions{
+		{Group: 1, Denied: true},
+		{Group: 1, Allowed: true},
+		{Group: 1, Audit: true},
+		{Group: 1, Denied: true, Allowed: true, Audit: true},
+	}
+	n := 0
+	for seed := range min(*randomCases, 100) {
+		manifests := randomCluster(rand.New(rand.NewPCG(uint64(seed), 7)))
+		c, err := loader.LoadBytes("random.yaml", []byte(manifests), loader.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := policy.Compile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := localPods(e, "")
+		plain, err := Compile(e, local, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged, err := Compile(e, local, Options{Log: logs[seed%len(logs)]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range local {
+			for _, sip := range e.Pods[s].IPs {
+				for _, pip := range probeAddrs(e) {
+					if pip.Is4() != sip.Is4() || e.Pods[s].HostNetwork {
+						continue
+					}
+					for _, port := range probePorts(e) {
+						for _, d := range []policy.Direction{policy.Egress, policy.Ingress} {
+							n++
+							if a, b := plain.allowsDirection(d, sip, pip, port), logged.allowsDirection(d, sip, pip, port); a != b {
+								t.Fatalf("seed %d, %+v: %s of %s with %s on %s: %v without logging, %v with", seed, logs[seed%len(logs)], d, sip, pip, port, a, b)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d decisions the same with and without logging", n)
+}
+
+func chainText(c *Chain) string {
+	var b strings.Builder
+	c.write(&b)
+	return b.String()
 }

@@ -28,6 +28,12 @@ var goldenCases = []struct {
 	{"banp", ""},
 	{"cnp", "node-1"},
 	{"ipv6", ""},
+	{"logging", ""},
+}
+
+// goldenOptions are the options of golden cases that are not compiled with the defaults.
+var goldenOptions = map[string]Options{
+	"logging": {Log: LogOptions{Group: DefaultLogGroup, Denied: true, Allowed: true, Audit: true, Rate: 10, Burst: 20}},
 }
 
 func loadEngine(t testing.TB, file string) *policy.Engine {
@@ -57,7 +63,7 @@ func localPods(e *policy.Engine, node string) []int32 {
 func compileCase(t testing.TB, name, node string) (*policy.Engine, *Program) {
 	t.Helper()
 	e := loadEngine(t, filepath.Join("testdata", name+".yaml"))
-	p, err := Compile(e, localPods(e, node), Options{})
+	p, err := Compile(e, localPods(e, node), goldenOptions[name])
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}

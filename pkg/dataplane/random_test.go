@@ -142,6 +142,13 @@ func randomCluster(r *rand.Rand) string {
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
+	// Some policies are staged (audit): the program must enforce as if they were not there.
+	audit := func() string {
+		if chance(0.15) {
+			return ", annotations: {netwarden.io/mode: audit}"
+		}
+		return ""
+	}
 	for i := range r.IntN(4) {
 		types := pick("[Ingress]", "[Egress]", "[Ingress, Egress]")
 		var in, eg []string
@@ -151,8 +158,8 @@ func randomCluster(r *rand.Rand) string {
 		for range r.IntN(3) {
 			eg = append(eg, npRule("to"))
 		}
-		doc("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np%d, namespace: %s}\nspec:\n  podSelector: %s\n  policyTypes: %s\n  ingress: [%s]\n  egress: [%s]",
-			i, pick(nss...), labelSel(), types, strings.Join(in, ", "), strings.Join(eg, ", "))
+		doc("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np%d, namespace: %s%s}\nspec:\n  podSelector: %s\n  policyTypes: %s\n  ingress: [%s]\n  egress: [%s]",
+			i, pick(nss...), audit(), labelSel(), types, strings.Join(in, ", "), strings.Join(eg, ", "))
 	}
 
 	adminPeer := func(egress bool) string {
@@ -199,8 +206,8 @@ func randomCluster(r *rand.Rand) string {
 		return fmt.Sprintf("{pods: {namespaceSelector: %s, podSelector: %s}}", nsSel(), labelSel())
 	}
 	for i := range r.IntN(3) {
-		doc("apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: anp%d}\nspec:\n  priority: %d\n  subject: %s\n%s\n%s",
-			i, 10*i+r.IntN(3), subject(), adminRules("ingress", "from", []string{"Allow", "Deny", "Pass"}, false), adminRules("egress", "to", []string{"Allow", "Deny", "Pass"}, true))
+		doc("apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: anp%d%s}\nspec:\n  priority: %d\n  subject: %s\n%s\n%s",
+			i, audit(), 10*i+r.IntN(3), subject(), adminRules("ingress", "from", []string{"Allow", "Deny", "Pass"}, false), adminRules("egress", "to", []string{"Allow", "Deny", "Pass"}, true))
 	}
 	if chance(0.5) {
 		doc("apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\nspec:\n  subject: %s\n%s\n%s",
