@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/network-policy-api/apis/v1alpha1"
 	"sigs.k8s.io/network-policy-api/apis/v1beta1"
 
+	"github.com/netwarden/netwarden/pkg/flowlog"
 	"github.com/netwarden/netwarden/pkg/model"
 	"github.com/netwarden/netwarden/pkg/policy"
 )
@@ -44,8 +45,9 @@ type Config struct {
 	// RuleMetrics chooses how the kernel's per-rule counters are exported (when the
 	// dataplane has them, see CounterSource): RuleDetailRule by default.
 	RuleMetrics RuleDetail
-	// Flows, if set, turns on the flow log (flows.go).
-	Flows *FlowConfig
+	// Flows, if set, is the flow log the agent feeds and runs (flows.go); its metrics
+	// join the Registerer's.
+	Flows *flowlog.Log
 }
 
 // Default values of Config.
@@ -148,6 +150,13 @@ func New(cfg Config, client kubernetes.Interface, dyn dynamic.Interface, disco d
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName), dp: dp, appliedCh: make(chan struct{})}
 	a.m = NewMetrics(cfg.Registerer)
+	if cfg.Flows != nil && cfg.Registerer != nil {
+		for _, c := range cfg.Flows.Collectors() {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("registering the flow log metrics: %w", err)
+			}
+		}
+	}
 	if cs, ok := dp.(CounterSource); ok && cfg.Registerer != nil && cfg.RuleMetrics != RuleDetailOff {
 		if err := cfg.Registerer.Register(newRuleCollector(cs, cfg.RuleMetrics)); err != nil {
 			return nil, fmt.Errorf("registering the rule metrics: %w", err)
@@ -305,6 +314,7 @@ func (a *Agent) syncOnce(req syncRequest, start time.Time) error {
 		SnapshotTime: tSnap.Sub(start), PolicyTime: tPolicy.Sub(tSnap)}
 	// Ready before published: whoever sees this sync sees the agent ready.
 	first := !a.ready.Swap(true)
+	a.flowState(applied)
 	a.publish(applied)
 	a.logSync(applied)
 	if first {

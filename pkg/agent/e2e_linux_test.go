@@ -30,6 +30,7 @@ import (
 
 	"github.com/netwarden/netwarden/internal/kubetest"
 	"github.com/netwarden/netwarden/pkg/dataplane"
+	"github.com/netwarden/netwarden/pkg/flowlog"
 	"github.com/netwarden/netwarden/pkg/model"
 	"github.com/netwarden/netwarden/pkg/policy"
 	"github.com/netwarden/netwarden/pkg/render"
@@ -79,7 +80,7 @@ type e2eCluster struct {
 	cfg   Config
 	// log and flows, when set, turn on the kernel's log and agent i's flow log.
 	log   dataplane.LogOptions
-	flows func(i int) *FlowConfig
+	flows func(i int) *flowlog.Log
 }
 
 func newE2ECluster(t *testing.T, pods []*corev1.Pod, namespaces map[string]map[string]string, inAPI func(*corev1.Pod) bool, opts ...func(*e2eCluster)) *e2eCluster {

@@ -3,10 +3,8 @@
 package agent
 
 import (
-	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,31 +18,22 @@ import (
 	"github.com/netwarden/netwarden/pkg/policy"
 )
 
-// flowRecords collects one agent's flow records.
-type flowRecords struct {
-	mu   sync.Mutex
-	recs []flowlog.Record
-}
-
-func (f *flowRecords) add(r flowlog.Record) { f.mu.Lock(); f.recs = append(f.recs, r); f.mu.Unlock() }
-
-// await waits for a record that match accepts, and returns it.
-func (f *flowRecords) await(t *testing.T, what string, match func(flowlog.Record) bool) flowlog.Record {
+// await waits for a record of the flow log that match accepts, and returns it.
+func await(t *testing.T, l *flowlog.Log, what string, match func(flowlog.Record) bool) flowlog.Record {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		f.mu.Lock()
-		i := slices.IndexFunc(f.recs, match)
+		recs := l.Hub().Recent(flowlog.Filter{}, 0)
+		i := slices.IndexFunc(recs, match)
 		var r flowlog.Record
 		if i >= 0 {
-			r = f.recs[i]
+			r = recs[i]
 		}
-		n := len(f.recs)
+		n := len(recs)
 		var sample []string
-		for _, r := range f.recs[max(0, n-10):] {
-			sample = append(sample, fmt.Sprintf("%s %s %s->%s:%d %s", r.Verdict, r.Direction, r.Src, r.Dst, r.Port, r.Reason))
+		for _, r := range recs[max(0, n-10):] {
+			sample = append(sample, r.Text())
 		}
-		f.mu.Unlock()
 		if i >= 0 {
 			return r
 		}
@@ -67,12 +56,12 @@ func TestFlowLogAndCountersEndToEnd(t *testing.T) {
 		e2ePod("beta", "client-1", "e2e-n1", map[string]string{"app": "client"}),
 	}
 	namespaces := map[string]map[string]string{"alpha": {"team": "a"}, "beta": {"team": "b"}}
-	recs := make([]*flowRecords, 2)
+	logs := make([]*flowlog.Log, 2)
 	e := newE2ECluster(t, pods, namespaces, func(*corev1.Pod) bool { return true }, func(e *e2eCluster) {
 		e.log = dataplane.LogOptions{Group: dataplane.DefaultLogGroup, Denied: true, Audit: true, Rate: 1000, Burst: 1000}
-		e.flows = func(i int) *FlowConfig {
-			recs[i] = &flowRecords{}
-			return &FlowConfig{Netns: e.tb.NodeNetns(i), Group: dataplane.DefaultLogGroup, OnRecord: recs[i].add}
+		e.flows = func(i int) *flowlog.Log {
+			logs[i] = flowlog.New(flowlog.Config{NetNS: e.tb.NodeNetns(i), Group: dataplane.DefaultLogGroup, Node: e.nodes[i]})
+			return logs[i]
 		}
 	})
 	ctx := ctxFor(t)
@@ -92,7 +81,7 @@ func TestFlowLogAndCountersEndToEnd(t *testing.T) {
 	e.check("db isolated, web allowed on 5432")
 
 	t.Run("a denied connection is a record naming the isolating policy", func(t *testing.T) {
-		r := recs[n1].await(t, "denying beta/client-0 -> alpha/db-0:5432", func(r flowlog.Record) bool {
+		r := await(t, logs[n1], "denying beta/client-0 -> alpha/db-0:5432", func(r flowlog.Record) bool {
 			return r.Verdict == flowlog.VerdictDeny && r.Src.Pod == "beta/client-0" && r.Dst.Pod == "alpha/db-0" && r.Port == 5432
 		})
 		if r.Direction != "ingress" || r.Tier != "networkpolicy" || r.Protocol != "TCP" || r.Node != "e2e-n1" {
@@ -147,7 +136,7 @@ func TestFlowLogAndCountersEndToEnd(t *testing.T) {
 	e.check("an audit policy denying beta's egress changes no verdict")
 
 	t.Run("an audit policy's would-be denial is a record of an allowed connection", func(t *testing.T) {
-		r := recs[n0].await(t, "of beta/client-0 -> alpha/web-0 that the audit policy would deny", func(r flowlog.Record) bool {
+		r := await(t, logs[n0], "of beta/client-0 -> alpha/web-0 that the audit policy would deny", func(r flowlog.Record) bool {
 			return r.Verdict == flowlog.VerdictAllow && r.Src.Pod == "beta/client-0" && r.Dst.Pod == "alpha/web-0" && r.Audit != nil
 		})
 		if r.Direction != "egress" || r.Audit.Verdict != flowlog.VerdictDeny || !strings.Contains(r.Audit.Reason, "beta/deny-egress") {

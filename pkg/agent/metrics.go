@@ -32,7 +32,6 @@ type Metrics struct {
 	ConnsCut       prometheus.Counter
 	CutErrors      prometheus.Counter
 	CutDuration    prometheus.Histogram
-	FlowRecords    *prometheus.CounterVec
 }
 
 // syncBuckets span 1 ms to ~16 s: a sync at 10k pods takes tens of milliseconds, and an
@@ -85,14 +84,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Conntrack cleanups that failed (each is logged)."}),
 		CutDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "connection_cut_duration_seconds",
 			Help: "Duration of a conntrack cleanup after a write (it walks the node's conntrack table).", Buckets: syncBuckets}),
-		FlowRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "flow_records_total",
-			Help: "Flow records made from the kernel's log, by verdict (deny, allow) and what audit policies would do (deny, allow, or \"\" when the same)."},
-			[]string{"verdict", "audit"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Syncs, m.SyncErrors, m.SyncDuration, m.PhaseDuration, m.EventToKernel, m.Events, m.SyncedEvents,
 			m.LocalPods, m.ClusterPods, m.Policies, m.SetElements, m.Written, m.RejectedPolicy, m.UnknownNS, m.LastSuccess, m.Ready, m.Watched,
-			m.ConnsCut, m.CutErrors, m.CutDuration, m.FlowRecords)
+			m.ConnsCut, m.CutErrors, m.CutDuration)
 	}
 	return m
 }
