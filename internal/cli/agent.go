@@ -27,6 +27,7 @@ import (
 
 	"github.com/netwarden/netwarden/pkg/agent"
 	"github.com/netwarden/netwarden/pkg/dataplane"
+	"github.com/netwarden/netwarden/pkg/flowlog"
 )
 
 func init() { register(newAgent) }
@@ -49,6 +50,14 @@ type agentFlags struct {
 	netns             string
 	uninstall         bool
 	keepRunning       bool
+	ruleMetrics       string
+	logDenied         bool
+	logAllowed        bool
+	logAudit          bool
+	logGroup          uint16
+	logRate           uint32
+	logBurst          uint32
+	flowLog           string
 }
 
 func newAgent() *cobra.Command {
@@ -94,6 +103,14 @@ failed (no cluster configuration, kernel refused).`,
 	fl.StringVar(&f.tableName, "table-name", dataplane.DefaultTableName, "the inet nftables table the agent owns")
 	fl.StringVar(&f.netns, "netns", "", "network namespace to program, as a path such as /run/netns/NAME (default: the agent's own)")
 	fl.BoolVar(&f.uninstall, "uninstall", false, "remove the table (every rule the agent made) and exit")
+	fl.StringVar(&f.ruleMetrics, "rule-metrics", string(agent.RuleDetailRule), "per-rule counters on /metrics: rule (a series per policy rule that decided a packet here), policy (rules of a policy summed) or off")
+	fl.BoolVar(&f.logDenied, "log-denied", true, "log denied packets (NFLOG, rate limited) as flow records naming the policy and rule")
+	fl.BoolVar(&f.logAllowed, "log-allowed", false, "also log the first packet of every allowed connection")
+	fl.BoolVar(&f.logAudit, "log-audit", true, "log what audit (staged) policies would deny: the first packet of allowed connections of the pods they select is checked against them")
+	fl.Uint16Var(&f.logGroup, "log-group", dataplane.DefaultLogGroup, "NFLOG group the kernel sends logged packets to (0 turns logging off)")
+	fl.Uint32Var(&f.logRate, "log-rate", dataplane.DefaultLogRate, "logged packets per second, over the whole node; packets over it get their verdict and are counted but not logged")
+	fl.Uint32Var(&f.logBurst, "log-burst", dataplane.DefaultLogBurst, "logged packets allowed at once above --log-rate")
+	fl.StringVar(&f.flowLog, "flow-log", "", `also write flow records as JSON lines to this file ("-" for standard output); they are always served on /flows`)
 	fl.BoolVar(&f.keepRunning, "keep-running", false, "with --uninstall: then stay up (ready on /readyz) until stopped, so a DaemonSet can roll the removal out (deploy/uninstall)")
 	return cmd
 }
@@ -138,6 +155,14 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		return inputErr(err)
 	}
 	opts := dataplane.Options{TableName: f.tableName, KeepEstablished: f.keepEstablished}
+	if f.logGroup != 0 && (f.logDenied || f.logAllowed || f.logAudit) {
+		opts.Log = dataplane.LogOptions{Group: f.logGroup, Denied: f.logDenied, Allowed: f.logAllowed, Audit: f.logAudit,
+			Rate: f.logRate, Burst: f.logBurst}
+	}
+	detail, err := agent.ParseRuleDetail(f.ruleMetrics)
+	if err != nil {
+		return inputErr(fmt.Errorf("--rule-metrics %w", err))
+	}
 
 	if f.uninstall {
 		dp, err := agent.OpenNFTables(f.netns, opts)
@@ -155,7 +180,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok: uninstalled") })
-		servers, err := serveAgent(f, ok, nil, log)
+		servers, err := serveAgent(f, ok, nil, nil, log)
 		if err != nil {
 			return runtimeErr(err)
 		}
@@ -179,6 +204,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		MinSyncInterval:   f.minSyncInterval,
 		DiscoveryInterval: f.discoveryInterval,
 		Logger:            log,
+		RuleMetrics:       detail,
 	}
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
@@ -202,6 +228,14 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		return runtimeErr(err)
 	}
 	defer dp.Close() // never Uninstall: the rules must outlive the process
+	if opts.Log.Group != 0 {
+		flows, closeFlows, err := newFlowLog(f, opts.Log, cmd.OutOrStdout())
+		if err != nil {
+			return inputErr(err)
+		}
+		defer closeFlows()
+		cfg.Flows = flows
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -213,11 +247,22 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	servers, err := serveAgent(f, a.HealthHandler(), reg, log)
+	var flowsHandler http.Handler
+	if cfg.Flows != nil {
+		flowsHandler = cfg.Flows.Handler()
+	}
+	servers, err := serveAgent(f, a.HealthHandler(), reg, flowsHandler, log)
 	if err != nil {
 		return runtimeErr(err)
 	}
 	defer shutdown(servers)
+	if cfg.Flows != nil {
+		// Followers of /flows stream until the hub closes: close it before the servers
+		// wait for their connections to end.
+		for _, s := range servers {
+			s.RegisterOnShutdown(cfg.Flows.Hub().Close)
+		}
+	}
 	if err := a.Run(ctx); err != nil && ctx.Err() == nil {
 		return runtimeErr(err)
 	}
@@ -247,10 +292,31 @@ func shutdown(servers []*http.Server) {
 	}
 }
 
+// newFlowLog makes the flow log of the logging options; with --flow-log its records also
+// go to that file (appended) or, for "-", to stdout.
+func newFlowLog(f agentFlags, lo dataplane.LogOptions, stdout io.Writer) (*flowlog.Log, func(), error) {
+	cfg := flowlog.Config{NetNS: f.netns, Group: lo.Group, Node: f.nodeName, Allowed: lo.Allowed}
+	closer := func() {}
+	switch f.flowLog {
+	case "":
+	case "-":
+		cfg.Writer = stdout
+	default:
+		file, err := os.OpenFile(f.flowLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--flow-log: %w", err)
+		}
+		cfg.Writer = file
+		closer = func() { file.Close() }
+	}
+	return flowlog.New(cfg), closer, nil
+}
+
 // serveAgent starts the metrics and health servers (one server when they share an
-// address); reg nil serves no metrics. Listening happens here, so a taken port is an
-// error at start.
-func serveAgent(f agentFlags, health http.Handler, reg *prometheus.Registry, log *slog.Logger) ([]*http.Server, error) {
+// address); reg nil serves no metrics. The flow log, when there is one, is served beside
+// the metrics (GET /flows, for netwarden flows). Listening happens here, so a taken port
+// is an error at start.
+func serveAgent(f agentFlags, health http.Handler, reg *prometheus.Registry, flows http.Handler, log *slog.Logger) ([]*http.Server, error) {
 	muxes := map[string]*http.ServeMux{}
 	var order []string
 	mux := func(addr string) *http.ServeMux {
@@ -264,6 +330,9 @@ func serveAgent(f agentFlags, health http.Handler, reg *prometheus.Registry, log
 	}
 	if f.metricsAddr != "0" && f.metricsAddr != "" && reg != nil {
 		mux(f.metricsAddr).Handle("/metrics", agent.MetricsHandler(reg))
+		if flows != nil {
+			mux(f.metricsAddr).Handle(flowlog.FlowsPath, flows)
+		}
 	}
 	if f.healthAddr != "0" && f.healthAddr != "" {
 		m := mux(f.healthAddr)
@@ -295,6 +364,9 @@ func servedPaths(f agentFlags, addr string) string {
 	var p []string
 	if addr == f.metricsAddr && !f.uninstall {
 		p = append(p, "/metrics")
+		if f.logGroup != 0 && (f.logDenied || f.logAllowed || f.logAudit) {
+			p = append(p, flowlog.FlowsPath)
+		}
 	}
 	if addr == f.healthAddr {
 		p = append(p, "/healthz", "/readyz")

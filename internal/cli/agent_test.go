@@ -32,6 +32,7 @@ func TestAgentRejectsBadFlags(t *testing.T) {
 		{"the log level is a slog level", []string{"agent", "--node-name", "n", "--log-level", "loud"}, "--log-level"},
 		{"--keep-running needs --uninstall", []string{"agent", "--node-name", "n", "--keep-running"}, "--keep-running goes with --uninstall"},
 		{"the interval fits in the resync period", []string{"agent", "--node-name", "n", "--min-sync-interval", "2m", "--resync-period", "1m"}, "longer than the resync period"},
+		{"rule metrics are rule, policy or off", []string{"agent", "--node-name", "n", "--rule-metrics", "pods"}, "--rule-metrics"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -104,7 +105,8 @@ func TestAgentCommand(t *testing.T) {
 	var stderr syncBuffer
 	root := NewRoot(strings.NewReader(""), io.Discard, &stderr)
 	root.SetArgs([]string{"agent", "--node-name", "cli-node", "--kubeconfig", kubeconfig, "--netns", path,
-		"--table-name", "nwcli", "--metrics-bind-address", metrics, "--health-bind-address", health, "--log-format", "json"})
+		"--table-name", "nwcli", "--metrics-bind-address", metrics, "--health-bind-address", health, "--log-format", "json",
+		"--flow-log", filepath.Join(t.TempDir(), "flows.jsonl")})
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 
@@ -136,10 +138,19 @@ func TestAgentCommand(t *testing.T) {
 		t.Errorf("/healthz: %d", code)
 	}
 	code, body := httpGet("http://" + metrics + "/metrics")
-	for _, want := range []string{"netwarden_agent_ready 1", "netwarden_agent_syncs_total", "go_goroutines", "process_resident_memory_bytes"} {
+	for _, want := range []string{"netwarden_agent_ready 1", "netwarden_agent_syncs_total", "go_goroutines", "process_resident_memory_bytes",
+		"netwarden_agent_flowlog_received_total", "netwarden_agent_rule_counter_read_errors_total 0"} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %q", code, want)
 		}
+	}
+	// The flow log is served beside the metrics, for netwarden flows.
+	if code, body := httpGet("http://" + metrics + "/flows"); code != http.StatusOK {
+		t.Errorf("/flows: %d %s", code, body)
+	}
+	var flowsOut, flowsErr bytes.Buffer
+	if code := Main([]string{"flows", "--agent", metrics}, strings.NewReader(""), &flowsOut, &flowsErr); code != ExitOK {
+		t.Errorf("netwarden flows --agent %s: exit %d, %s", metrics, code, flowsErr.String())
 	}
 	if tables := nftTables(t, netns); !strings.Contains(tables, "table inet nwcli") {
 		t.Fatalf("after ready, tables are %q; want inet nwcli", tables)
