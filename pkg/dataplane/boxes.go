@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"cmp"
+	"net/netip"
 	"slices"
 
 	"go4.org/netipx"
@@ -197,12 +198,19 @@ type ownedSpan struct {
 	owner  int32
 	fill   bool
 	addrs  netipx.IPSetBuilder
-	set    *netipx.IPSet
+	ranges []netipx.IPRange
 }
 
 type ownedRange struct {
 	r     netipx.IPRange
 	owner int32
+}
+
+// edge is where one span's range starts (or, with end, where the address after it is).
+type edge struct {
+	at   netip.Addr
+	span int
+	end  bool
 }
 
 func disjointOwnedPorts(proto policy.Proto, boxes []ownedBox, rank func(int32) int) []ownedBox {
@@ -226,9 +234,10 @@ func disjointOwnedPorts(proto policy.Proto, boxes []ownedBox, rank func(int32) i
 		sp.addrs.AddRange(b.addrs)
 	}
 	for _, sp := range order {
-		sp.set, _ = sp.addrs.IPSet()
+		set, _ := sp.addrs.IPSet()
+		sp.ranges = set.Ranges()
 	}
-	// By rank, so that the first span to claim an address is its owner.
+	// By rank, so that the lowest index among the spans covering an address is its owner.
 	slices.SortStableFunc(order, func(a, b *ownedSpan) int { return rank(a.owner) - rank(b.owner) })
 	slices.Sort(cuts)
 	cuts = slices.Compact(cuts)
@@ -242,37 +251,58 @@ func disjointOwnedPorts(proto policy.Proto, boxes []ownedBox, rank func(int32) i
 		}
 		run = nil
 	}
+	var edges []edge
 	for k := 0; k+1 < len(cuts); k++ {
 		lo, hi := cuts[k], cuts[k+1]-1
-		var cover, claimed netipx.IPSetBuilder
-		var active []*ownedSpan
-		for _, sp := range order {
+		// Sweep the addresses of the spans covering these ports: between two edges the
+		// same spans cover, and the first of them owns the piece if a span that is not
+		// a fill is among them.
+		edges = edges[:0]
+		for i, sp := range order {
 			if uint32(sp.lo) <= lo && hi <= uint32(sp.hi) {
-				active = append(active, sp)
-				if !sp.fill {
-					cover.AddSet(sp.set)
+				for _, r := range sp.ranges {
+					edges = append(edges, edge{r.From(), i, false})
+					if n := r.To().Next(); n.IsValid() {
+						edges = append(edges, edge{n, i, true})
+					}
 				}
 			}
 		}
-		coverSet, _ := cover.IPSet()
+		slices.SortFunc(edges, func(a, b edge) int { return a.at.Compare(b.at) })
 		var pieces []ownedRange
-		for i := 0; i < len(active); {
-			owner := active[i].owner
-			var own netipx.IPSetBuilder
-			for ; i < len(active) && active[i].owner == owner; i++ {
-				own.AddSet(active[i].set)
+		var active []int // span indices, sorted
+		fills := 0
+		for i := 0; i < len(edges); {
+			at := edges[i].at
+			for ; i < len(edges) && edges[i].at == at; i++ {
+				e := edges[i]
+				j, _ := slices.BinarySearch(active, e.span)
+				if e.end {
+					active = slices.Delete(active, j, j+1)
+				} else {
+					active = slices.Insert(active, j, e.span)
+				}
+				switch {
+				case order[e.span].fill && e.end:
+					fills--
+				case order[e.span].fill:
+					fills++
+				}
 			}
-			cl, _ := claimed.IPSet()
-			ownSet, _ := own.IPSet()
-			claimed.AddSet(ownSet)
-			own.RemoveSet(cl)
-			own.Intersect(coverSet)
-			s, _ := own.IPSet()
-			for _, r := range s.Ranges() {
-				pieces = append(pieces, ownedRange{r, owner})
+			if len(active) == 0 || len(active) == fills {
+				continue
 			}
+			last := lastOf(at)
+			if i < len(edges) {
+				last = edges[i].at.Prev()
+			}
+			owner := order[active[0]].owner
+			if n := len(pieces); n > 0 && pieces[n-1].owner == owner && pieces[n-1].r.To().Next() == at {
+				pieces[n-1].r = netipx.IPRangeFrom(pieces[n-1].r.From(), last)
+				continue
+			}
+			pieces = append(pieces, ownedRange{netipx.IPRangeFrom(at, last), owner})
 		}
-		slices.SortFunc(pieces, func(a, b ownedRange) int { return a.r.From().Compare(b.r.From()) })
 		if len(run) > 0 && runHi+1 == lo && slices.Equal(run, pieces) {
 			runHi = hi
 			continue
@@ -282,4 +312,12 @@ func disjointOwnedPorts(proto policy.Proto, boxes []ownedBox, rank func(int32) i
 	}
 	flush()
 	return out
+}
+
+// lastOf is the last address of a's family.
+func lastOf(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	}
+	return netip.AddrFrom16([16]byte{0: 255, 1: 255, 2: 255, 3: 255, 4: 255, 5: 255, 6: 255, 7: 255, 8: 255, 9: 255, 10: 255, 11: 255, 12: 255, 13: 255, 14: 255, 15: 255})
 }

@@ -420,6 +420,13 @@ func (b *unionBuilder) build(base string) union {
 	bySeg := make([][]Element, len(b.segs))
 	if hasExact {
 		all := b.addresses()
+		// Sized first: the big unions hold every pod of the cluster.
+		if hasPoints {
+			points = make([]Element, 0, len(all))
+		}
+		if hasAny {
+			anys = make([]Element, 0, len(all))
+		}
 		var pods []int32
 		for i := 0; i < len(all); {
 			a := all[i].ip
@@ -566,23 +573,18 @@ func (b *unionBuilder) nets(goTo func(int32) Verdict) []Element {
 	if b.shadowed {
 		return nil
 	}
-	var claimed netipx.IPSetBuilder
-	var out []Element
+	var boxes []ownedBox
 	for i, p := range b.parts {
-		if p.ports != nil || len(b.rps[i].nets) == 0 {
+		if p.ports != nil {
 			continue
 		}
-		var own netipx.IPSetBuilder
 		for _, rg := range b.rps[i].nets {
-			own.AddRange(rg)
+			boxes = append(boxes, ownedBox{box: box{addrs: rg}, owner: int32(i)})
 		}
-		cl, _ := claimed.IPSet()
-		own.RemoveSet(cl)
-		set, _ := own.IPSet()
-		for _, rg := range set.Ranges() {
-			out = append(out, Element{Addr: rg.From(), Last: rg.To(), Verdict: goTo(int32(i))})
-			claimed.AddRange(rg)
-		}
+	}
+	var out []Element
+	for _, ob := range disjointOwned(boxes, func(idx int32) int { return b.parts[idx].rank }) {
+		out = append(out, Element{Addr: ob.addrs.From(), Last: ob.addrs.To(), Verdict: goTo(ob.owner)})
 	}
 	return out
 }
