@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -353,6 +355,90 @@ spec:
 			}
 			if !reflect.DeepEqual(gmarks, tc.marks) {
 				t.Fatalf("workload marks %v, want %v", gmarks, tc.marks)
+			}
+		})
+	}
+}
+
+// The pictures' rules for audit (staged) policies, one per case (twoNamespaces: a1, a2
+// in a; b1, b2 in b; everything on 80/TCP).
+func TestGraphAuditRules(t *testing.T) {
+	stagedDenyB := `
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: b, annotations: {netwarden.io/mode: audit}}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+`
+	stagedB1FromA1 := `
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b1-from-a1, namespace: b, annotations: {netwarden.io/mode: audit}}
+spec:
+  podSelector: {matchLabels: {app: b1}}
+  ingress: [{from: [{namespaceSelector: {}, podSelector: {matchLabels: {app: a1}}}]}]
+`
+	denyB := strings.ReplaceAll(stagedDenyB, ", annotations: {netwarden.io/mode: audit}", "")
+	stagedAllowB := `
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-from-a, namespace: b, annotations: {netwarden.io/mode: audit}}
+spec:
+  podSelector: {}
+  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: a}}}]}]
+`
+	cases := []struct {
+		name string
+		yaml string
+		view policy.View
+		want []string
+		note string
+	}{
+		{"pairs a staged default deny would cut alike collapse into one marked edge; inside the namespace they stay edges", twoNamespaces + stagedDenyB, policy.Enforced,
+			[]string{"ns a -> ns b: 80/TCP; audit would deny 80/TCP", "b/b1 -> b/b2: 80/TCP; audit would deny 80/TCP", "b/b2 -> b/b1: 80/TCP; audit would deny 80/TCP", "NetworkPolicy b/deny (ingress) protects its namespace"},
+			"3 orange edges: enforcing the audit (staged) policies would change them (dashed: allowed today, would be denied)"},
+		{"pairs changed differently do not collapse", twoNamespaces + stagedB1FromA1, policy.Enforced,
+			[]string{"a/a2 -> b/b1: 80/TCP; audit would deny 80/TCP", "b/b2 -> b/b1: 80/TCP; audit would deny 80/TCP", "NetworkPolicy b/b1-from-a1 (ingress) protects b/b1"},
+			"2 orange edges: enforcing the audit (staged) policies would change them (dashed: allowed today, would be denied)"},
+		{"the with-audit view draws them blocked and says what they are today", twoNamespaces + stagedB1FromA1, policy.WithAudit,
+			[]string{"a/a1 -> b/b1: 80/TCP", "a/a2 -> b/b1: blocked; allowed today on 80/TCP", "b/b2 -> b/b1: blocked; allowed today on 80/TCP", "NetworkPolicy b/b1-from-a1 (ingress) protects b/b1"},
+			"edges as if the audit (staged) policies were enforced; orange: a change from today (2 edges)"},
+		{"a staged allow under an enforced deny marks the blocked edge it would open", twoNamespaces + denyB + stagedAllowB, policy.Enforced,
+			[]string{"within ns b: all traffic between its pods is blocked", "ns a -> ns b: blocked; audit would allow 80/TCP", "NetworkPolicy b/allow-from-a (ingress) protects its namespace", "NetworkPolicy b/deny (ingress) protects its namespace"},
+			"1 orange edge: enforcing the audit (staged) policies would change them (dashed: allowed today, would be denied)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := loadDir(t, writeCluster(t, tc.yaml))
+			for _, blocked := range []analysis.Blocked{analysis.BlockedAuto, analysis.BlockedNone} {
+				v := analysis.DecideGroups(e, analysis.NewGrouping(e, analysis.ByWorkloads), analysis.MatrixOptions{View: tc.view, Audit: true})
+				g := analysis.BuildGraph(v, analysis.GraphOptions{Blocked: blocked})
+				got := graphText(g)
+				want := tc.want
+				if blocked == analysis.BlockedNone { // marked blocked edges stay
+					want = nil
+					for _, w := range tc.want {
+						if !strings.HasSuffix(w, ": blocked") {
+							want = append(want, w)
+						}
+					}
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("--blocked %s: graph:\n  %s\nwant:\n  %s", blocked, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+				}
+				if !slices.Contains(g.Notes, tc.note) {
+					t.Errorf("notes %q lack %q", g.Notes, tc.note)
+				}
+			}
+			// A staged policy protects nothing today.
+			g := analysis.BuildGraph(analysis.DecideGroups(e, analysis.NewGrouping(e, analysis.ByWorkloads), analysis.MatrixOptions{View: tc.view, Audit: true}), analysis.GraphOptions{})
+			for _, n := range g.Nodes {
+				staged := tc.view == policy.Enforced && !strings.Contains(tc.yaml, "name: deny, namespace: b}")
+				if staged && (n.IngressProtected || n.EgressProtected) {
+					t.Errorf("%s is protected by a staged policy in the enforced view", n.Name)
+				}
 			}
 		})
 	}
