@@ -12,7 +12,9 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/network-policy-api/apis/v1beta1"
 
+	"github.com/netwarden/netwarden/internal/kubetest"
 	"github.com/netwarden/netwarden/pkg/dataplane"
 	"github.com/netwarden/netwarden/pkg/flowlog"
 	"github.com/netwarden/netwarden/pkg/policy"
@@ -122,6 +124,35 @@ func TestFlowLogAndCountersEndToEnd(t *testing.T) {
 			if !strings.Contains(got, want) {
 				t.Errorf("/metrics has no series with %s:\n%s", want, got)
 			}
+		}
+	})
+
+	kubetest.InstallCRDs(t, e.env.Config)
+	for _, a := range e.agent {
+		a.wait(t, "CNP watched", func(Applied) bool { return slices.Contains(a.Cache().Watched(), "ClusterNetworkPolicy/v1beta1") })
+	}
+	// An admin deny of beta -> alpha on 80, its rule named.
+	admin := cnp("no-beta-web", v1beta1.AdminTier, 10)
+	admin.Spec.Ingress[0].Name = "block-web"
+	admin.Spec.Ingress[0].From = []v1beta1.ClusterNetworkPolicyIngressPeer{{Namespaces: sel("team", "b")}}
+	admin.Spec.Ingress[0].Protocols = []v1beta1.ClusterNetworkPolicyProtocol{{TCP: &v1beta1.ClusterNetworkPolicyProtocolTCP{DestinationPort: &v1beta1.Port{Number: 80}}}}
+	if _, err := e.dyn.Resource(gvr("v1beta1", "clusternetworkpolicies")).Create(ctx,
+		toUnstructured(t, "policy.networking.k8s.io/v1beta1", "ClusterNetworkPolicy", admin), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.check("an admin rule denies beta -> alpha on 80")
+
+	t.Run("an admin denial is a record and a count naming the policy and its rule", func(t *testing.T) {
+		r := await(t, logs[n0], "denying beta/client-1 -> alpha/web-0:80", func(r flowlog.Record) bool {
+			return r.Verdict == flowlog.VerdictDeny && r.Src.Pod == "beta/client-1" && r.Dst.Pod == "alpha/web-0" && r.Port == 80
+		})
+		if r.Tier != "admin" || r.Policy == nil || r.Policy.Kind != "ClusterNetworkPolicy" || r.Policy.Name != "no-beta-web" ||
+			r.Rule == nil || *r.Rule != 0 || r.RuleName != "block-web" {
+			t.Errorf("record %+v: want admin ClusterNetworkPolicy no-beta-web rule 0 (block-web)", r)
+		}
+		got := gathered(t, e.agent[n0].reg, "netwarden_agent_rule_packets_total")
+		if !strings.Contains(got, `kind="ClusterNetworkPolicy",namespace="",policy="no-beta-web",rule="0",rule_name="block-web",tier="admin",verdict="deny"`) {
+			t.Errorf("/metrics has no count of no-beta-web's rule 0:\n%s", got)
 		}
 	})
 
