@@ -281,12 +281,15 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 	stopLoad()
 	mu.Lock()
 	var syncs, compiles, diffs, writes, policies, snaps, cores []time.Duration
+	var writeFit, compileFit lineFit
 	incremental, written := 0, 0
 	for _, a := range log[1:] {
 		if a.ap.Stats.Incremental {
 			incremental++
 		}
 		written += a.ap.Stats.Written
+		writeFit.add(float64(a.ap.Stats.Written), a.ap.Stats.Write)
+		compileFit.add(float64(a.ap.Stats.SetElements), a.ap.Stats.Compile)
 		syncs = append(syncs, a.ap.Duration)
 		snaps = append(snaps, a.ap.SnapshotTime)
 		cores = append(cores, a.ap.PolicyTime)
@@ -323,6 +326,7 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 	}
 	t.Logf("%d of %d syncs incremental; %d elements written per sync on average, %d in the last sync", incremental, len(syncs),
 		written/max(1, len(syncs)), last.Stats.Written)
+	t.Logf("per sync: kernel write %s per element written; dataplane compile %s per set element", writeFit, compileFit)
 	cleanMu.Lock()
 	pq := func(ds []time.Duration) string {
 		if len(ds) == 0 {
@@ -393,6 +397,24 @@ func busyLoops(t *testing.T) func() {
 		t.Logf("%d busy loops at nice 0 while the policies are created", n)
 	}
 	return stop
+}
+
+// lineFit fits durations to a count by least squares: d ≈ a + b·n.
+type lineFit struct{ n, sx, sy, sxx, sxy, syy float64 }
+
+func (f *lineFit) add(x float64, d time.Duration) {
+	y := float64(d) / float64(time.Millisecond)
+	f.n, f.sx, f.sy, f.sxx, f.sxy, f.syy = f.n+1, f.sx+x, f.sy+y, f.sxx+x*x, f.sxy+x*y, f.syy+y*y
+}
+
+func (f lineFit) String() string {
+	vx, vy, cxy := f.n*f.sxx-f.sx*f.sx, f.n*f.syy-f.sy*f.sy, f.n*f.sxy-f.sx*f.sy
+	if f.n < 2 || vx == 0 || vy == 0 {
+		return "(too few syncs to fit)"
+	}
+	b := cxy / vx
+	a := (f.sy - b*f.sx) / f.n
+	return fmt.Sprintf("%.2f µs (%.1f ms + %.2f µs·n, r² %.2f)", 1000*b, a, 1000*b, cxy*cxy/(vx*vy))
 }
 
 type gcStats struct {
