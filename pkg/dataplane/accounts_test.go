@@ -249,3 +249,35 @@ func chainText(c *Chain) string {
 	c.write(&b)
 	return b.String()
 }
+
+// TestAccountNamesFitLogPrefixes: however long a policy's name, its accounts' log
+// prefixes fit the kernel's 127 characters, and two policies sharing a long prefix keep
+// apart.
+func TestAccountNamesFitLogPrefixes(t *testing.T) {
+	long := strings.Repeat("x", 200)
+	p := compileYAML(t, twoPods+`---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: `+long+`-a, namespace: a}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: `+long+`-b, namespace: a}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {}}], ports: [{port: 80}]}]
+`)
+	seen := map[string]bool{}
+	for _, a := range p.Accounts {
+		if n := len(LogPrefix(LogDeny, a.Name)); n > 127 {
+			t.Errorf("account %s makes a log prefix of %d characters", a.Name, n)
+		}
+		seen[a.Name] = true
+	}
+	if len(seen) != 3 { // two rules and the isolation of namespace a
+		t.Fatalf("accounts %v, want 3 distinct", p.Accounts)
+	}
+}

@@ -15,7 +15,19 @@ import (
 // accountName names the counter of one policy rule: "acct_np_prod_db_in0". It stays the
 // same while the policy exists, whatever else changes.
 func (c *compiler) accountName(d policy.Direction, ref ruleRef) string {
-	return "acct_" + c.names.base(c.e.Policies[ref.pi].Ref) + "_" + dirShort(d) + strconv.Itoa(ref.ri)
+	return fitAccount("acct_" + c.names.base(c.e.Policies[ref.pi].Ref) + "_" + dirShort(d) + strconv.Itoa(ref.ri))
+}
+
+// maxAccount is the longest account name: log prefixes carry it, and the kernel takes
+// prefixes of at most 127 characters.
+const maxAccount = 127 - len("nw:d:")
+
+// fitAccount cuts a long name, keeping it unique and stable with a hash of the whole.
+func fitAccount(name string) string {
+	if len(name) <= maxAccount {
+		return name
+	}
+	return name[:maxAccount-9] + "-" + shortHash(name)
 }
 
 // ruleAccount registers the account of a policy rule, given verdict v.

@@ -83,3 +83,53 @@ func TestDisjointMergesNeighbours(t *testing.T) {
 		})
 	}
 }
+
+// TestDisjointOwnedGivesEachPointToTheFirstBox: over random boxes (some of them fills)
+// in a small space, every point covered by a box that is not a fill is in exactly one
+// result box, whose owner is the lowest-ranked box covering the point, fills included;
+// points only fills cover are in none.
+func TestDisjointOwnedGivesEachPointToTheFirstBox(t *testing.T) {
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}) }
+	protos := []policy.Proto{policy.ProtoTCP, policy.ProtoUDP}
+	rank := func(o int32) int { return int(o) }
+	for seed := range 500 {
+		r := rand.New(rand.NewPCG(uint64(seed), 2))
+		var in []ownedBox
+		for i := range 1 + r.IntN(8) {
+			a := r.IntN(32)
+			b := a + r.IntN(32-a)
+			lo := r.IntN(20)
+			hi := lo + r.IntN(20-lo)
+			// Owners are ranks in a shuffled order, so input order does not decide.
+			in = append(in, ownedBox{box{netipx.IPRangeFrom(addr(a), addr(b)), protos[r.IntN(2)], uint16(lo), uint16(hi)}, int32((i * 5) % 8), r.IntN(4) == 0})
+		}
+		out := disjointOwned(in, rank)
+		for i := range 32 {
+			for _, p := range protos {
+				for port := uint16(0); port < 21; port++ {
+					first, real := int32(-1), false
+					for _, b := range in {
+						if b.proto == p && b.addrs.Contains(addr(i)) && b.lo <= port && port <= b.hi {
+							if first < 0 || b.owner < first {
+								first = b.owner
+							}
+							real = real || !b.fill
+						}
+					}
+					var got []int32
+					for _, b := range out {
+						if b.proto == p && b.addrs.Contains(addr(i)) && b.lo <= port && port <= b.hi {
+							got = append(got, b.owner)
+						}
+					}
+					switch {
+					case !real && len(got) != 0:
+						t.Fatalf("seed %d: %s %s/%d is covered by fills only, yet in result boxes of %v\nin:  %v\nout: %v", seed, addr(i), p, port, got, in, out)
+					case real && (len(got) != 1 || got[0] != first):
+						t.Fatalf("seed %d: %s %s/%d goes to %v, want only %d\nin:  %v\nout: %v", seed, addr(i), p, port, got, first, in, out)
+					}
+				}
+			}
+		}
+	}
+}

@@ -6,10 +6,12 @@
 // talking to their own node). Each starts with conntrack (established and related
 // connections never see the policy), then dispatches by pod address through verdict maps
 // to one chain per (local pod, direction), shared by pods whose chains would be the same.
-// Those chains hold the tiers in order (admin, NetworkPolicy, baseline, default allow);
-// a rule that allows returns to the dispatcher, which checks the other direction next.
-// Each tier is a handful of lookups in sets keyed by peer, protocol and port, however
-// many policies it has (union.go). Pods coming and going change elements, never chains.
+// Those chains hold the tiers in order (admin, NetworkPolicy, baseline, default allow).
+// Each tier is a handful of lookups in verdict maps keyed by peer, protocol and port,
+// however many policies it has (union.go); a key leads to the chain of the policy rule
+// that decides it, which counts the packet in the rule's counter and gives the verdict
+// (acctchains.go): an allow returns to the dispatcher, which checks the other direction
+// next. Pods coming and going change elements, never chains.
 package dataplane
 
 import (

@@ -13,42 +13,37 @@ import (
 	"github.com/netwarden/netwarden/pkg/policy"
 )
 
-// A tier's rules become a few set lookups, however many policies there are.
+// A tier's rules become a few map lookups, however many policies there are.
 //
-// The NetworkPolicy tier of an isolated pod is a union: any rule that matches allows, and
-// order does not matter. The admin and baseline tiers are first-match lists, but a run of
-// consecutive rules with the same verdict is a union too: whichever of them matches
-// first, the verdict is the same, and a packet none of them matches goes on to the rule
-// after the run. So a tier compiles run by run (the NetworkPolicy tier is one run), and
-// each run becomes at most four lookups per address family, whatever its size:
+// The NetworkPolicy tier of an isolated pod is a union: any rule that matches allows. The
+// admin and baseline tiers are first-match lists, but a run of consecutive rules with the
+// same verdict is a union too: whichever of them matches, the verdict is the same, and a
+// packet none of them matches goes on to the rule after the run. So a tier compiles run
+// by run (the NetworkPolicy tier is one run), and each run becomes at most four lookups
+// per address family, whatever its size, each in a verdict map whose elements goto the
+// account chain of the rule that decides the key (acctchains.go):
 //
-//	peer . l4proto . dport @..._ports   hash: pod and node peers on single ports, and
-//	                                    egress named ports resolved per destination pod
-//	peer @..._addrs                     hash: pod and node peers on any port
-//	peer . l4proto . dport @..._ranges  interval: ipBlocks (and any peer) on ports and
-//	                                    port ranges, pod peers on port ranges
-//	peer @..._nets                      interval: ipBlocks on any port
+//	peer . l4proto . dport vmap @..._ports   hash: pod and node peers on single ports, and
+//	                                         egress named ports resolved per destination
+//	peer vmap @..._addrs                     hash: pod and node peers on any port
+//	peer . l4proto . dport vmap @..._ranges  interval: ipBlocks (and any peer) on ports
+//	peer vmap @..._nets                      interval: ipBlocks on any port
 //
-// except that pod peers on a port range, when a run has at most maxRangeSets distinct
-// ranges of them, get a hash set and a lookup per range instead of joining the
-// interval set (see maxRangeSets).
+// plus the port ranges of pod peers: a hash map and a lookup per range when a run has at
+// most maxRangeSets of them, else one interval map of single addresses on ranges.
 //
 // plus, for ingress named ports, which mean the subject's own container ports, a ports and
 // a ranges lookup of the run resolved for that subject (kept apart so that subjects whose
-// named ports differ still share the big sets).
+// named ports differ still share the big maps).
 //
-// Pods coming and going change hash set elements. Interval sets change only with
-// policies, except for pod peers on port ranges, which are rare; the kernel's interval
-// sets cost more per change and per lookup as they grow, hash sets do not.
+// Counters must name the rule the engine names: of the rules of a run covering a key, the
+// first. The maps merge rules, so which rule a key goes to is worked out over the whole
+// run, across maps (owners.go): a pod address on a port that an earlier ipBlock covers
+// goes to the ipBlock's rule. Exactness costs elements where rules overlap, not lookups.
 //
-// Per-rule accounting (counters, NFLOG naming the policy and rule) can be added without
-// changing this structure: each set becomes a verdict map from the same keys to a small
-// chain per policy rule that counts, logs and returns the run's verdict. A key several
-// rules share goes to the first of them, the one the engine names. Interval maps must not
-// overlap, so a ranges map would be cut where two rules' boxes meet (disjoint keeps
-// pieces apart when they belong to different rules instead of merging them): more
-// elements for exact attribution. The sets here merge freely, since a set only answers
-// yes or no.
+// Pods coming and going change hash map elements. Interval maps change only with
+// policies, except for pod peers on many port ranges, which are rare; the kernel's
+// interval maps cost more per change and per lookup as they grow, hash maps do not.
 
 // ruleRef names one policy rule of a direction: the policy (an index into the engine's
 // policies) and the rule's index.
