@@ -15,7 +15,13 @@ import (
 // accountName names the counter of one policy rule: "acct_np_prod_db_in0". It stays the
 // same while the policy exists, whatever else changes.
 func (c *compiler) accountName(d policy.Direction, ref ruleRef) string {
-	return fitAccount("acct_" + c.names.base(c.e.Policies[ref.pi].Ref) + "_" + dirShort(d) + strconv.Itoa(ref.ri))
+	k := peerKey{ref: ref, dir: d}
+	if n, ok := c.acctNames[k]; ok {
+		return n
+	}
+	n := fitAccount("acct_" + c.names.base(c.e.Policies[ref.pi].Ref) + "_" + dirShort(d) + strconv.Itoa(ref.ri))
+	c.acctNames[k] = n
+	return n
 }
 
 // maxAccount is the longest account name: log prefixes carry it, and the kernel takes
@@ -46,12 +52,13 @@ func (c *compiler) ruleAccount(d policy.Direction, ref ruleRef, v AccountVerdict
 // (the lookups goto account chains). A pass continues with rest, the subject's
 // NetworkPolicy or baseline tier, so a pass account has a chain per rest chain.
 func (c *compiler) accountChain(d policy.Direction, ref ruleRef, v AccountVerdict, rest string) string {
-	a := c.ruleAccount(d, ref, v)
-	name := a.Name
+	name := c.accountName(d, ref)
 	if v == AccountPass && rest != "" {
 		name += "-" + strings.TrimPrefix(strings.TrimPrefix(rest, "in-"), "eg-")
 	}
-	c.addAccountChain(name, a, rest)
+	if _, ok := c.chains[name]; !ok {
+		c.addAccountChain(name, c.ruleAccount(d, ref, v), rest)
+	}
 	return name
 }
 

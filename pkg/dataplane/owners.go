@@ -41,11 +41,12 @@ type unionBuilder struct {
 	netParts [][]int32
 	// Parts covering a pod identity, a node address, or (egress named ports) an address
 	// on its named ports, by rank.
-	identParts map[int32][]int32
+	identParts [][]int32 // by identity; nil when no part has pod peers
 	nodeParts  map[netip.Addr][]int32
 	namedAt    map[netip.Addr][]namedPoint
 
 	templates map[[2]int32][]item
+	buf       []cand
 }
 
 type namedPoint struct {
@@ -79,7 +80,7 @@ const (
 
 func newUnionBuilder(c *compiler, d policy.Direction, fam Family, parts []part, targets []string) *unionBuilder {
 	b := &unionBuilder{c: c, d: d, fam: fam, parts: parts, targets: targets,
-		identParts: map[int32][]int32{}, nodeParts: map[netip.Addr][]int32{}, namedAt: map[netip.Addr][]namedPoint{},
+		nodeParts: map[netip.Addr][]int32{}, namedAt: map[netip.Addr][]namedPoint{},
 		templates: map[[2]int32][]item{}}
 	var ranges []struct {
 		r netipx.IPRange
@@ -90,7 +91,10 @@ func newUnionBuilder(c *compiler, d policy.Direction, fam Family, parts []part, 
 		rp := c.rulePeers(d, p.ref, fam)
 		b.rps = append(b.rps, rp)
 		if rp.idents != nil {
-			rp.idents.each(func(id int) { b.identParts[int32(id)] = append(b.identParts[int32(id)], int32(i)) })
+			if b.identParts == nil {
+				b.identParts = make([][]int32, len(c.byIdent))
+			}
+			rp.idents.each(func(id int) { b.identParts[id] = append(b.identParts[id], int32(i)) })
 		}
 		for _, a := range rp.nodes {
 			if l := b.nodeParts[a]; len(l) == 0 || l[len(l)-1] != int32(i) {
@@ -209,33 +213,46 @@ func (b *unionBuilder) first(cs []cand, pm portMatch, netsOnly bool) int {
 }
 
 // cands lists the parts covering address a of pods (and a node address or named ports
-// there), by rank.
+// there), by rank. The list is the builder's buffer, valid until the next call.
 func (b *unionBuilder) cands(a netip.Addr, pods []int32) []cand {
-	var out []cand
-	add := func(idx int32, f func(*cand)) {
-		i := sort.Search(len(out), func(i int) bool { return out[i].idx >= idx })
-		if i == len(out) || out[i].idx != idx {
-			out = slices.Insert(out, i, cand{idx: idx})
-		}
-		f(&out[i])
-	}
+	out := b.buf[:0]
 	for _, pod := range pods {
+		if b.identParts == nil {
+			break
+		}
 		for _, idx := range b.identParts[b.c.e.Pods[pod].Ident] {
-			add(idx, func(c *cand) { c.exact = true })
+			out = append(out, cand{idx: idx, exact: true})
 		}
 	}
 	for _, idx := range b.nodeParts[a] {
-		add(idx, func(c *cand) { c.exact = true })
+		out = append(out, cand{idx: idx, exact: true})
 	}
 	if k := b.interval(a); k >= 0 {
 		for _, idx := range b.netParts[k] {
-			add(idx, func(c *cand) { c.nets = true })
+			out = append(out, cand{idx: idx, nets: true})
 		}
 	}
 	for _, np := range b.namedAt[a] {
-		add(np.part, func(c *cand) { c.named = appendPort(c.named, np.port) })
+		out = append(out, cand{idx: np.part, named: []portMatch{np.port}})
 	}
-	return out
+	slices.SortStableFunc(out, func(x, y cand) int { return int(x.idx) - int(y.idx) })
+	// One candidate per part, its ways of covering merged.
+	n := 0
+	for i := range out {
+		if n > 0 && out[n-1].idx == out[i].idx {
+			c := &out[n-1]
+			c.exact = c.exact || out[i].exact
+			c.nets = c.nets || out[i].nets
+			for _, pm := range out[i].named {
+				c.named = appendPort(c.named, pm)
+			}
+			continue
+		}
+		out[n] = out[i]
+		n++
+	}
+	b.buf = out
+	return out[:n]
 }
 
 // template works out what one address puts in the maps, given the parts covering it.
@@ -357,6 +374,7 @@ func (b *unionBuilder) addresses() []podAddr {
 	}
 	pods := 0
 	idents.each(func(id int) { pods += len(c.byIdent[id]) })
+	out = make([]podAddr, 0, pods+len(b.nodeParts)+len(b.namedAt))
 	if pods > 0 && pods >= len(c.sortedPods(b.fam))/8 {
 		for _, a := range c.sortedPods(b.fam) {
 			if idents.has(int(c.e.Pods[a.pod].Ident)) {

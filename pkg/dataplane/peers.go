@@ -30,12 +30,13 @@ type compiler struct {
 	// accounts by name, and the account of each account chain by chain name.
 	accounts   map[string]Account
 	acctChains map[string]string
+	acctNames  map[peerKey]string // by rule and direction (fam unused)
 }
 
 func newCompiler(e *policy.Engine) *compiler {
 	c := &compiler{e: e, chains: map[string]*Chain{}, sets: map[string]*Set{}, names: names{},
 		unions: map[unionKey]union{}, peers: map[peerKey]*rulePeers{},
-		accounts: map[string]Account{}, acctChains: map[string]string{}}
+		accounts: map[string]Account{}, acctChains: map[string]string{}, acctNames: map[peerKey]string{}}
 	c.byIdent = make([][]int32, e.IdentityCount())
 	for i := range e.Pods {
 		if id := e.Pods[i].Ident; id >= 0 && len(e.Pods[i].IPs) > 0 {
