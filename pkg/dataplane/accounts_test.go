@@ -281,3 +281,96 @@ spec:
 		t.Fatalf("accounts %v, want 3 distinct", p.Accounts)
 	}
 }
+
+// TestAccountsAreWhatTheChainsCount: Program.Accounts lists exactly the counters the
+// program's chains count in, sorted, each with its fields filled, and account names
+// stay when unrelated policies come.
+func TestAccountsAreWhatTheChainsCount(t *testing.T) {
+	for _, tc := range goldenCases {
+		e, p := compileCase(t, tc.name, tc.node)
+		counted := map[string]bool{}
+		for _, c := range p.Chains {
+			for _, r := range c.Rules {
+				for _, st := range r.stmts {
+					if cr, ok := st.(counterRef); ok {
+						counted[cr.name] = true
+					}
+				}
+			}
+		}
+		if len(counted) != len(p.Accounts) {
+			t.Errorf("%s: chains count in %d counters, Accounts has %d", tc.name, len(counted), len(p.Accounts))
+		}
+		for i, a := range p.Accounts {
+			if !counted[a.Name] {
+				t.Errorf("%s: account %s is counted by no chain", tc.name, a.Name)
+			}
+			if i > 0 && p.Accounts[i-1].Name >= a.Name {
+				t.Errorf("%s: accounts not sorted at %s", tc.name, a.Name)
+			}
+			switch a.Kind {
+			case AccountRule:
+				pi := slices.IndexFunc(e.Policies, func(pol *policy.Policy) bool { return pol.Ref == a.Policy })
+				if pi < 0 || a.Rule < 0 || a.Rule >= len(e.Policies[pi].Rules(a.Direction)) || e.Policies[pi].Tier != a.Tier || a.Namespace != a.Policy.Namespace {
+					t.Errorf("%s: account %+v names no rule of the engine", tc.name, a)
+				} else if r := e.Policies[pi].Rules(a.Direction)[a.Rule]; r.Name != a.RuleName {
+					t.Errorf("%s: account %s has rule name %q, the rule %q", tc.name, a.Name, a.RuleName, r.Name)
+				}
+			case AccountIsolation:
+				if a.Namespace == "" || a.Rule != -1 || a.Verdict != AccountDeny || a.Tier != policy.TierNetworkPolicy {
+					t.Errorf("%s: isolation account %+v", tc.name, a)
+				}
+			}
+		}
+	}
+
+	// One more policy, unrelated to the rest: every account there was keeps its name.
+	before := compileYAML(t, twoPods+oneAllow("a", "allow-web", "web"))
+	after := compileYAML(t, twoPods+oneAllow("a", "allow-web", "web")+oneAllow("a", "aaa-first", "nobody"))
+	for _, a := range before.Accounts {
+		if b, ok := after.Account(a.Name); !ok || b != a {
+			t.Errorf("account %+v is %+v once another policy exists", a, b)
+		}
+	}
+}
+
+func oneAllow(ns, name, from string) string {
+	return `---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: ` + name + `, namespace: ` + ns + `}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: ` + from + `}}}], ports: [{port: 5432}]}]
+`
+}
+
+// TestPassAccountsContinueWithTheirSubjectsRest: a pass leads to a chain per rest chain
+// (subjects passed on to different NetworkPolicy tiers), all counting in the one account
+// of the passing rule, while the rule's allow and deny neighbours keep one chain each.
+func TestPassAccountsContinueWithTheirSubjectsRest(t *testing.T) {
+	_, p := compileCase(t, "anp-pass", "")
+	var chains []string
+	for _, c := range p.Chains {
+		if p.acctChains[c.Name] == "acct_anp_tenant-team_in1" {
+			chains = append(chains, chainText(c))
+		}
+	}
+	// app is isolated (its rest is its NetworkPolicy tier); friend and stranger are not
+	// (the pass ends their check: the default allows).
+	if len(chains) != 2 {
+		t.Fatalf("the pass rule has %d chains, want 2 (one continuing, one returning):\n%s", len(chains), strings.Join(chains, "\n"))
+	}
+	gotos := 0
+	for _, c := range chains {
+		if !strings.Contains(c, `counter name "acct_anp_tenant-team_in1"`) {
+			t.Errorf("pass chain does not count in the rule's account:\n%s", c)
+		}
+		if strings.Contains(c, "goto in-") {
+			gotos++
+		}
+	}
+	if gotos != 1 {
+		t.Errorf("%d pass chains continue with a rest chain, want 1:\n%s", gotos, strings.Join(chains, "\n"))
+	}
+}

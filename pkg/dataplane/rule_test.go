@@ -23,6 +23,11 @@ func TestRuleText(t *testing.T) {
 		{"source and destination in a set", rule().pair(IPv6, "self").accept(), "ip6 saddr . ip6 daddr @self accept"},
 		{"ICMPv6 types", rule().icmpv6Type(133, 136).accept(), "icmpv6 type 133-136 accept"},
 		{"a verdict map", rule().vmap(Daddr, IPv4, "ingress4"), "ip daddr vmap @ingress4"},
+		{"a verdict map keyed by address, protocol and port", rule().tupleVmap(Saddr, IPv6, "m"), "ip6 saddr . meta l4proto . th dport vmap @m"},
+		{"a port range before a verdict map", rule().dport(policy.ProtoUDP, 50, 60).vmap(Saddr, IPv4, "m"), "udp dport 50-60 ip saddr vmap @m"},
+		{"a named counter", rule().count("acct_x"), `counter name "acct_x"`},
+		{"a limited log", rule().log(LogOptions{Group: 7}, LogDeny, "acct_x").drop(), `limit name "log_limit" log prefix "nw:d:acct_x" group 7 drop`},
+		{"a map lookup is not unconditional", rule().vmap(Daddr, IPv4, "m"), "ip daddr vmap @m"},
 		{"goto", rule().goTo("in-x"), "goto in-x"},
 		{"comments are quoted", rule().drop().note("NetworkPolicy a/b ingress[0]"), `drop comment "NetworkPolicy a/b ingress[0]"`},
 		{"comments lose what nft cannot take", rule().drop().note(`say "hi"`), `drop comment "say _hi_"`},
@@ -31,6 +36,9 @@ func TestRuleText(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.r.String(); got != tc.want {
 				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+			if tc.r.verdict.Kind == VMap && tc.r.Unconditional() {
+				t.Fatalf("%s decides every packet, yet it decides only the keys its map holds", tc.r)
 			}
 		})
 	}
