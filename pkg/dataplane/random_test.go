@@ -14,8 +14,9 @@ import (
 var randomCases = flag.Int("random", 300, "number of random clusters TestRandomClustersAgreeWithEngine compiles")
 
 // TestRandomClustersAgreeWithEngine holds the compiler to the engine on random clusters
-// mixing every policy kind, tier, action, peer and port form, on two nodes and
-// dual-stack pods. A failure prints the cluster as manifests.
+// mixing every policy kind, tier, action, peer and port form (audit policies too), on
+// two nodes and dual-stack pods, with logging off and on. A failure prints the cluster
+// as manifests.
 func TestRandomClustersAgreeWithEngine(t *testing.T) {
 	decisions, denied := 0, 0
 	for seed := range *randomCases {
@@ -28,8 +29,13 @@ func TestRandomClustersAgreeWithEngine(t *testing.T) {
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
+		// Odd seeds log everything: wrappers and log rules must not change a verdict.
+		opts := Options{}
+		if seed%2 == 1 {
+			opts.Log = LogOptions{Group: DefaultLogGroup, Denied: true, Allowed: true, Audit: true}
+		}
 		for _, node := range []string{"node-a", ""} {
-			p, err := Compile(e, localPods(e, node), Options{})
+			p, err := Compile(e, localPods(e, node), opts)
 			if err != nil {
 				t.Fatalf("seed %d: %v", seed, err)
 			}
