@@ -51,12 +51,7 @@ type agentFlags struct {
 	uninstall         bool
 	keepRunning       bool
 	ruleMetrics       string
-	logDenied         bool
-	logAllowed        bool
-	logAudit          bool
-	logGroup          uint16
-	logRate           uint32
-	logBurst          uint32
+	log               logFlags
 	flowLog           string
 }
 
@@ -104,12 +99,7 @@ failed (no cluster configuration, kernel refused).`,
 	fl.StringVar(&f.netns, "netns", "", "network namespace to program, as a path such as /run/netns/NAME (default: the agent's own)")
 	fl.BoolVar(&f.uninstall, "uninstall", false, "remove the table (every rule the agent made) and exit")
 	fl.StringVar(&f.ruleMetrics, "rule-metrics", string(agent.RuleDetailRule), "per-rule counters on /metrics: rule (a series per policy rule that decided a packet here), policy (rules of a policy summed) or off")
-	fl.BoolVar(&f.logDenied, "log-denied", true, "log denied packets (NFLOG, rate limited) as flow records naming the policy and rule")
-	fl.BoolVar(&f.logAllowed, "log-allowed", false, "also log the first packet of every allowed connection")
-	fl.BoolVar(&f.logAudit, "log-audit", true, "log what audit (staged) policies would deny: the first packet of allowed connections of the pods they select is checked against them")
-	fl.Uint16Var(&f.logGroup, "log-group", dataplane.DefaultLogGroup, "NFLOG group the kernel sends logged packets to (0 turns logging off)")
-	fl.Uint32Var(&f.logRate, "log-rate", dataplane.DefaultLogRate, "logged packets per second, over the whole node; packets over it get their verdict and are counted but not logged")
-	fl.Uint32Var(&f.logBurst, "log-burst", dataplane.DefaultLogBurst, "logged packets allowed at once above --log-rate")
+	f.log.add(fl)
 	fl.StringVar(&f.flowLog, "flow-log", "", `also write flow records as JSON lines to this file ("-" for standard output); they are always served on /flows`)
 	fl.BoolVar(&f.keepRunning, "keep-running", false, "with --uninstall: then stay up (ready on /readyz) until stopped, so a DaemonSet can roll the removal out (deploy/uninstall)")
 	return cmd
@@ -155,10 +145,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		return inputErr(err)
 	}
 	opts := dataplane.Options{TableName: f.tableName, KeepEstablished: f.keepEstablished}
-	if f.logGroup != 0 && (f.logDenied || f.logAllowed || f.logAudit) {
-		opts.Log = dataplane.LogOptions{Group: f.logGroup, Denied: f.logDenied, Allowed: f.logAllowed, Audit: f.logAudit,
-			Rate: f.logRate, Burst: f.logBurst}
-	}
+	opts.Log = f.log.options()
 	detail, err := agent.ParseRuleDetail(f.ruleMetrics)
 	if err != nil {
 		return inputErr(fmt.Errorf("--rule-metrics %w", err))
@@ -364,7 +351,7 @@ func servedPaths(f agentFlags, addr string) string {
 	var p []string
 	if addr == f.metricsAddr && !f.uninstall {
 		p = append(p, "/metrics")
-		if f.logGroup != 0 && (f.logDenied || f.logAllowed || f.logAudit) {
+		if f.log.options().Group != 0 {
 			p = append(p, flowlog.FlowsPath)
 		}
 	}

@@ -15,6 +15,7 @@ func newCompile() *cobra.Command {
 	var node string
 	var allLocal bool
 	var opts dataplane.Options
+	var logs logFlags
 	cmd := &cobra.Command{
 		Use:   "compile",
 		Short: "Print the nftables program a node would enforce",
@@ -24,7 +25,11 @@ prints it as an nft script that atomically replaces the table (pipe it to "nft -
 The local pods are those with spec.nodeName equal to --node; with --node "" (the default)
 or --all-local every pod is local, which suits manifests without node names. Peer sets
 cover pods on every node. Pods without an IP address (status.podIP) cannot be enforced
-and are reported on stderr.`,
+and are reported on stderr.
+
+Every policy rule counts in a named counter; the log flags are the agent's, with its
+defaults, so the program printed is the one the agent programs (--log-group 0 leaves
+the log rules out).`,
 		Example: `  netwarden compile -f cluster.yaml --node worker-1
   netwarden compile -f examples/seed --all-local | nft -c -f -`,
 		Args: cobra.NoArgs,
@@ -42,6 +47,7 @@ and are reported on stderr.`,
 			if len(local) == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: no pod has spec.nodeName %q; the program enforces nothing\n", node)
 			}
+			opts.Log = logs.options()
 			p, err := dataplane.Compile(e, local, opts)
 			if err != nil {
 				return inputErr(err)
@@ -57,5 +63,6 @@ and are reported on stderr.`,
 	cmd.Flags().StringVar(&node, "node", "", `node whose pods are local (spec.nodeName); "" makes every pod local`)
 	cmd.Flags().BoolVar(&allLocal, "all-local", false, "treat every pod as local (for demos and manifests without nodes)")
 	cmd.Flags().StringVar(&opts.TableName, "table", dataplane.DefaultTableName, "name of the inet table")
+	logs.add(cmd.Flags())
 	return cmd
 }

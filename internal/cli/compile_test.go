@@ -21,7 +21,9 @@ func TestCompile(t *testing.T) {
 		out, notIn string
 		errs       string
 	}{
-		{"--node prints the node's program (the dataplane's golden file)", []string{"compile", "-f", seed, "--node", "node-a"}, ExitOK, string(golden), "", ""},
+		{"--node prints the node's program (the dataplane's golden file)", []string{"compile", "-f", seed, "--node", "node-a", "--log-group", "0"}, ExitOK, string(golden), "", ""},
+		{"the agent's defaults log denials under the deciding account", []string{"compile", "-f", seed, "--node", "node-a"}, ExitOK, `log prefix "nw:d:acct_iso_`, "", ""},
+		{"--log-group 0 logs nothing", []string{"compile", "-f", seed, "--node", "node-a", "--log-group", "0"}, ExitOK, "counter acct_", "log prefix", ""},
 		{"only the node's pods are subjects", []string{"compile", "-f", seed, "--node", "node-b"}, ExitOK, "10.0.2.10 . 10.0.2.10", "jump in-", ""},
 		{"--all-local makes every pod local", []string{"compile", "-f", seed, "--node", "node-b", "--all-local"}, ExitOK, "10.0.1.20 : jump in-", "", ""},
 		{"--table names the table", []string{"compile", "-f", seed, "--table", "nw2"}, ExitOK, "table inet nw2 {", "", ""},
