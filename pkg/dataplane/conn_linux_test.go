@@ -37,7 +37,7 @@ func needRoot(t *testing.T) {
 var netnsSeq atomic.Int32
 
 // newNetns creates a network namespace for the test and returns its name and path.
-func newNetns(t *testing.T) (string, string) {
+func newNetns(t testing.TB) (string, string) {
 	t.Helper()
 	name := fmt.Sprintf("nwdp-test-%d-%d", os.Getpid(), netnsSeq.Add(1))
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
