@@ -39,7 +39,8 @@ import (
 //
 // NETWARDEN_AGENT_LATENCY_PODS overrides the sizes (comma-separated).
 // NETWARDEN_AGENT_LATENCY_LOAD=n runs n busy loops (sh, at nice 0) while the policies are
-// created, to see the latency when the agent shares its cores with other work.
+// created, to see the latency when the agent shares its cores with other work;
+// NETWARDEN_AGENT_LATENCY_MIN_SYNC sets the agent's minimum sync interval (a duration).
 func TestPolicyToKernelLatency(t *testing.T) {
 	if os.Getenv("NETWARDEN_AGENT_LATENCY") != "1" {
 		t.Skip("skipping: a measurement of several minutes; set NETWARDEN_AGENT_LATENCY=1 to run it")
@@ -219,6 +220,14 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 		log = append(log, applied{at: ap.Time, policies: len(ap.Snapshot.Cluster.NetworkPolicies), ap: ap})
 		mu.Unlock()
 	}}
+	if v := os.Getenv("NETWARDEN_AGENT_LATENCY_MIN_SYNC"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("NETWARDEN_AGENT_LATENCY_MIN_SYNC: %v", err)
+		}
+		cfg.MinSyncInterval = d
+		t.Logf("minimum sync interval %v", d)
+	}
 	agentStart := time.Now()
 	ra := startAgent(t, env.Config, cfg, dp)
 	first := ra.wait(t, "first sync", func(ap Applied) bool { return len(ap.Engine.Pods) == total })
@@ -344,9 +353,9 @@ func measureLatency(t *testing.T, total, changes int) latencyResult {
 		pq(writes), pq(lastQ(writes)), pq(syncs), pq(lastQ(syncs)), pq(lat), pq(lastQ(lat)),
 		pq(scopes), pq(lastQ(scopes)), pq(cleanups), pq(lastQ(cleanups)))
 	cleanMu.Unlock()
-	t.Logf("during the creates: %d GC cycles, GC %.1f%% of the process's CPU (%v of %v); load average %s",
+	t.Logf("during the creates: %d GC cycles, GC %.1f%% of the process's CPU (%v of %v), live heap %d MB, goal %d MB (GOGC %d); load average %s",
 		gc.cycles, 100*gc.gcCPU/max(gc.cpu, 1e-9), time.Duration(gc.gcCPU*1e9).Round(time.Millisecond),
-		time.Duration(gc.cpu*1e9).Round(time.Millisecond), loadAvg())
+		time.Duration(gc.cpu*1e9).Round(time.Millisecond), gc.live>>20, gc.goal>>20, gcPercent(), loadAvg())
 	if len(deliver) > 0 {
 		t.Logf("create→event received p50 %v p99 %v; event→sync start p50 %v p99 %v; sync p99 %v",
 			quantile(deliver, .5).Round(100*time.Microsecond), quantile(deliver, .99).Round(100*time.Microsecond),
@@ -420,19 +429,31 @@ func (f lineFit) String() string {
 type gcStats struct {
 	cycles     uint64
 	gcCPU, cpu float64 // seconds: by the garbage collector, by Go code in all
+	// live and goal are the heap marked live by the last cycle and the next cycle's goal
+	// (the whole test process: the agent, its informers and the test's clients).
+	live, goal uint64
 }
 
 func readGCStats() gcStats {
 	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"},
-		{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"}}
+		{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"},
+		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/goal:bytes"}}
 	metrics.Read(s)
 	// The runtime's estimate of the CPU the process's Go code used: what GOMAXPROCS
 	// allowed, less idle time.
-	return gcStats{cycles: s[0].Value.Uint64(), gcCPU: s[1].Value.Float64(), cpu: s[2].Value.Float64() - s[3].Value.Float64()}
+	return gcStats{cycles: s[0].Value.Uint64(), gcCPU: s[1].Value.Float64(), cpu: s[2].Value.Float64() - s[3].Value.Float64(),
+		live: s[4].Value.Uint64(), goal: s[5].Value.Uint64()}
 }
 
 func (g gcStats) since(o gcStats) gcStats {
-	return gcStats{cycles: g.cycles - o.cycles, gcCPU: g.gcCPU - o.gcCPU, cpu: g.cpu - o.cpu}
+	return gcStats{cycles: g.cycles - o.cycles, gcCPU: g.gcCPU - o.gcCPU, cpu: g.cpu - o.cpu, live: g.live, goal: g.goal}
+}
+
+// gcPercent reads the GOGC in force (only SetGCPercent tells it).
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
 }
 
 func loadAvg() string {
