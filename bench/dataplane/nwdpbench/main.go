@@ -103,6 +103,10 @@ type scenario struct {
 	// per second its counters saw during the flood, and FloodSent the SYNs sent per
 	// second.
 	Accounts int `json:"accounts,omitempty"`
+	// Timeouts counts connects that got no answer within a second (a SYN lost, on a
+	// loaded machine usually to a full accept queue while the server goroutine waits
+	// for a core); their second is in that round's rate.
+	Timeouts int `json:"timeouts"`
 	// CountersMs is how long reading every counter of the server's node takes (the
 	// median of 5), from a connection of its own.
 	CountersMs        float64 `json:"countersMs,omitempty"`
@@ -238,6 +242,7 @@ func main() {
 		if s.tb, err = testbed.New(context.Background(), sp); err != nil {
 			fail(err)
 		}
+		testbeds = append(testbeds, s.tb)
 		defer s.tb.Close()
 		if err := install(s); err != nil {
 			fail(fmt.Errorf("%s: %w", s.Name, err))
@@ -264,7 +269,7 @@ func main() {
 		r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, s := range order {
 			stop := s.startFlood(intruder, server, floodDst, floodRate)
-			rate, err := connectRate(s.tb, client, dst, dur, &s.latencies)
+			rate, err := connectRate(s.tb, client, dst, dur, &s.latencies, &s.Timeouts)
 			stop()
 			if err != nil {
 				fail(fmt.Errorf("%s: connections: %w", s.Name, err))
@@ -328,6 +333,11 @@ func main() {
 			s.Rate, ratio(s.RateToPlain, s.RateToPlainIQR), ratio(s.RateToCT, s.RateToCTIQR),
 			s.Connect, s.ConnectToPlain, s.ConnectToCT,
 			s.Stream, ratio(s.StreamToPlain, s.StreamToPlainIQR), ratio(s.StreamToCT, s.StreamToCTIQR), times)
+	}
+	for _, s := range scenarios {
+		if s.Timeouts > 0 {
+			fmt.Printf("\n%s: %d connects got no answer within 1 s (counted in their rounds' rates)\n", s.Name, s.Timeouts)
+		}
 	}
 	fmt.Printf("\nCounters of the server's node: how many, applying the table, reading them all (Conn.Counters, one dump)\n\n")
 	fmt.Printf("| scenario | counters | apply (ms) | read counters (ms) |\n|---|---|---|---|\n")
@@ -586,8 +596,9 @@ func install(s *scenario) error {
 }
 
 // connectRate opens and closes connections one at a time for d from the client pod,
-// and adds how long each connect took to lat (in µs).
-func connectRate(tb *testbed.Testbed, client int, dst string, d time.Duration, lat *[]float64) (float64, error) {
+// and adds how long each connect took to lat (in µs); a connect without an answer
+// within a second adds to timeouts instead.
+func connectRate(tb *testbed.Testbed, client int, dst string, d time.Duration, lat *[]float64, timeouts *int) (float64, error) {
 	var n int
 	var took time.Duration
 	err := tb.InPod(client, func() error {
@@ -595,6 +606,11 @@ func connectRate(tb *testbed.Testbed, client int, dst string, d time.Duration, l
 		for time.Since(start) < d {
 			t0 := time.Now()
 			c, err := net.DialTimeout("tcp", dst, time.Second)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				*timeouts++
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -812,7 +828,13 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
+// testbeds are closed by fail, which exits without running deferred calls.
+var testbeds []*testbed.Testbed
+
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "nwdpbench:", err)
+	for _, tb := range testbeds {
+		tb.Close()
+	}
 	os.Exit(1)
 }
