@@ -40,10 +40,19 @@ func (p *Program) Objects() []Object {
 	for _, a := range p.Accounts {
 		out = append(out, Object{Type: ObjCounter, Name: a.Name})
 	}
-	if lo := p.opts.Log; lo.Group != 0 {
-		out = append(out, Object{Type: ObjLimit, Name: LogLimitName, Rate: lo.rate(), Burst: lo.burst()})
+	if l := p.logLimit(); l != nil {
+		out = append(out, *l)
 	}
 	return out
+}
+
+// logLimit is the limit the program's log rules share, or nil when it does not log.
+func (p *Program) logLimit() *Object {
+	lo := p.opts.Log
+	if lo.Group == 0 {
+		return nil
+	}
+	return &Object{Type: ObjLimit, Name: LogLimitName, Rate: lo.rate(), Burst: lo.burst()}
 }
 
 func (o LogOptions) rate() uint32 {

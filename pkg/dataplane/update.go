@@ -132,34 +132,38 @@ func Diff(old, new *Program) (d Delta, ok bool) {
 	}
 	sort.Strings(d.AddChains)
 	sort.Strings(d.DeleteChains)
-	if !diffObjects(&d, old.Objects(), new.Objects()) {
+	if !diffObjects(&d, old, new) {
 		return Delta{}, false
 	}
 	return d, true
 }
 
-// diffObjects adds to d the objects only one of the lists has; false when an object both
-// have differs (a limit's rate: nothing updates it in place).
-func diffObjects(d *Delta, old, new []Object) bool {
-	had := make(map[Object]bool, len(old))
-	for _, o := range old {
-		had[Object{Type: o.Type, Name: o.Name}] = true
-	}
-	has := make(map[Object]Object, len(new))
-	for _, o := range new {
-		has[Object{Type: o.Type, Name: o.Name}] = o
-		if !had[Object{Type: o.Type, Name: o.Name}] {
-			d.AddObjects = append(d.AddObjects, o)
-		}
-	}
-	for _, o := range old {
-		n, ok := has[Object{Type: o.Type, Name: o.Name}]
+// diffObjects adds to d the objects only one program has: counters by a walk of both
+// sorted account lists, then the log limit. It is false when both have the limit with
+// another rate: nothing updates a limit in place.
+func diffObjects(d *Delta, old, new *Program) bool {
+	a, b := old.Accounts, new.Accounts
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
 		switch {
-		case !ok:
-			d.DeleteObjects = append(d.DeleteObjects, o)
-		case n != o:
-			return false
+		case j == len(b) || i < len(a) && a[i].Name < b[j].Name:
+			d.DeleteObjects = append(d.DeleteObjects, Object{Type: ObjCounter, Name: a[i].Name})
+			i++
+		case i == len(a) || b[j].Name < a[i].Name:
+			d.AddObjects = append(d.AddObjects, Object{Type: ObjCounter, Name: b[j].Name})
+			j++
+		default:
+			i, j = i+1, j+1
 		}
+	}
+	was, is := old.logLimit(), new.logLimit()
+	switch {
+	case was != nil && is != nil:
+		return *was == *is
+	case is != nil:
+		d.AddObjects = append(d.AddObjects, *is)
+	case was != nil:
+		d.DeleteObjects = append(d.DeleteObjects, *was)
 	}
 	return true
 }
