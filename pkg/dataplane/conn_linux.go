@@ -119,6 +119,10 @@ func table(name string) *nftables.Table {
 // program keeps established connections, tracked connections it denies are then deleted
 // from conntrack, so their next packets meet the new policy.
 func (c *Conn) Apply(p *Program) error {
+	// A whole rewrite makes the counters anew: they start from the counts of the table
+	// they replace, so the periodic rewrite loses at most what is counted between this
+	// read and the commit. (No table, no counts.)
+	carried, _ := c.Counters(p.Table)
 	if c.applied && c.table != p.Table {
 		// The table was renamed: the one applied before goes in the same transaction.
 		old := table(c.table)
@@ -132,7 +136,7 @@ func (c *Conn) Apply(p *Program) error {
 	c.nft.AddTable(t)
 	// Objects first: rules count in them. nft lists them in the order they were made.
 	for _, o := range p.Objects() {
-		c.nft.AddObj(nftObject(t, o))
+		c.nft.AddObj(nftObject(t, o, carried[o.Name]))
 	}
 	chains := map[string]*nftables.Chain{}
 	// Chains first: verdict map elements jump to them.
@@ -267,7 +271,7 @@ func (c *Conn) applyDelta(old, new *Program, d Delta) error {
 func (c *Conn) queueDelta(new *Program, d Delta) error {
 	t := table(new.Table)
 	for _, o := range d.AddObjects {
-		c.nft.AddObj(nftObject(t, o))
+		c.nft.AddObj(nftObject(t, o, Counts{}))
 	}
 	// Chains before sets: the elements of new verdict maps jump to new chains.
 	chains := map[string]*nftables.Chain{}
@@ -326,7 +330,7 @@ func (c *Conn) queueDelta(new *Program, d Delta) error {
 	}
 	// Last, the objects only the deleted rules counted in.
 	for _, o := range d.DeleteObjects {
-		c.nft.DeleteObject(nftObject(t, o))
+		c.nft.DeleteObject(nftObject(t, o, Counts{}))
 	}
 	return nil
 }

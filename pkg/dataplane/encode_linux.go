@@ -123,12 +123,12 @@ func nftRule(t *nftables.Table, c *nftables.Chain, r Rule, setID func(string) ui
 	return nr
 }
 
-// nftObject is a stateful object as nft makes it: a counter from zero, a limit in packets
-// per second.
-func nftObject(t *nftables.Table, o Object) *nftables.NamedObj {
+// nftObject is a stateful object as nft makes it: a counter starting at from (zero for a
+// new one), a limit in packets per second.
+func nftObject(t *nftables.Table, o Object, from Counts) *nftables.NamedObj {
 	if o.Type == ObjLimit {
 		return &nftables.NamedObj{Table: t, Name: o.Name, Type: nftables.ObjTypeLimit,
 			Obj: &expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(o.Rate), Unit: expr.LimitTimeSecond, Burst: o.Burst}}
 	}
-	return &nftables.NamedObj{Table: t, Name: o.Name, Type: nftables.ObjTypeCounter, Obj: &expr.Counter{}}
+	return &nftables.NamedObj{Table: t, Name: o.Name, Type: nftables.ObjTypeCounter, Obj: &expr.Counter{Packets: from.Packets, Bytes: from.Bytes}}
 }
