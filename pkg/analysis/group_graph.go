@@ -212,13 +212,15 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 			dstIdx[b] = append(dstIdx[b], portIndex[pt])
 		}
 	}
-	// portsIn lists, in v.Ports order, the ports of pairs (a*n+b) in state st.
-	portsIn := func(st CellState, pairs ...int) []string {
+	// portsWhere lists, in v.Ports order, the ports of pairs (a*n+b) whose cell k keep
+	// accepts; cellsOf gives keep for one pair.
+	portsWhere := func(pairs []int, cellsOf func(a, b int) func(k int, st CellState) bool) []string {
 		set := make([]bool, len(v.Ports))
 		for _, i := range pairs {
 			a, b := i/n, i%n
+			keep := cellsOf(a, b)
 			for k, c := range v.Cells(a, b) {
-				if c.State() == st {
+				if keep(k, c.State()) {
 					set[dstIdx[b][k]] = true
 				}
 			}
@@ -231,29 +233,24 @@ func BuildGraph(v *GroupVerdicts, opts GraphOptions) *Graph {
 		}
 		return out
 	}
-	// auditIn lists, in v.Ports order, the ports of pairs whose cells in one of states
-	// enforcing the audit policies would deny (deny) or allow (!deny).
+	// portsIn lists the ports of pairs in state st.
+	portsIn := func(st CellState, pairs ...int) []string {
+		return portsWhere(pairs, func(int, int) func(int, CellState) bool {
+			return func(_ int, s CellState) bool { return s == st }
+		})
+	}
+	// auditIn lists the ports of pairs whose cells in one of states enforcing the audit
+	// policies would deny (deny) or allow (!deny).
 	auditIn := func(deny bool, states []CellState, pairs ...int) []string {
 		if !v.Marked {
 			return nil
 		}
-		set := make([]bool, len(v.Ports))
-		for _, i := range pairs {
-			a, b := i/n, i%n
+		return portsWhere(pairs, func(a, b int) func(int, CellState) bool {
 			audit := v.AuditCells(a, b)
-			for k, c := range v.Cells(a, b) {
-				if (deny && audit[k].WouldDeny > 0 || !deny && audit[k].WouldAllow > 0) && slices.Contains(states, c.State()) {
-					set[dstIdx[b][k]] = true
-				}
+			return func(k int, s CellState) bool {
+				return (deny && audit[k].WouldDeny > 0 || !deny && audit[k].WouldAllow > 0) && slices.Contains(states, s)
 			}
-		}
-		var out []string
-		for pi, in := range set {
-			if in {
-				out = append(out, v.Ports[pi].String())
-			}
-		}
-		return out
+		})
 	}
 	allStates := []CellState{CellAllowed, CellDenied, CellMixed}
 	// markEdge sets what the audit policies would change on an edge of pairs, in cells of

@@ -189,26 +189,8 @@ func ComputeMatrix(e *policy.Engine, opts MatrixOptions) *Matrix {
 // ComputeMatrixPodByPod decides every ordered pod pair on every probed port one by one. It
 // is the reference ComputeMatrix is tested and benchmarked against.
 func ComputeMatrixPodByPod(e *policy.Engine, opts MatrixOptions) *Matrix {
-	shown := shownPods(e, opts)
-	m := &Matrix{Ports: []string{}, Pods: make([]string, len(shown)), Results: []Result{}}
-	for i, p := range shown {
-		m.Pods[i] = e.Pods[p].Key
-	}
-	perDst, all := probePlan(e, opts)
-	for _, pt := range all {
-		m.Ports = append(m.Ports, pt.String())
-	}
-	for _, a := range shown {
-		for _, b := range shown {
-			src, dst := e.PodPair(a, b)
-			for _, pt := range perDst[b] {
-				v := e.Decide(src, dst, pt)
-				m.Results = append(m.Results, Result{From: e.Pods[a].Key, To: e.Pods[b].Key, Port: pt.String(),
-					Allowed: v.Allowed, Egress: v.Egress.Allowed, Ingress: v.Ingress.Allowed})
-			}
-		}
-	}
-	return m
+	opts.View, opts.Audit = policy.Enforced, false
+	return ComputeMatrixPodByPodIn(e, opts)
 }
 
 // ComputeMatrixPodByPodIn is ComputeMatrixPodByPod with opts.View and opts.Audit: the

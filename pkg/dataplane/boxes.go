@@ -44,19 +44,22 @@ func disjoint(boxes []box) []box {
 	for _, p := range protos {
 		out = append(out, disjointPorts(p, byProto[p])...)
 	}
-	slices.SortFunc(out, func(a, b box) int {
-		if c := a.addrs.From().Compare(b.addrs.From()); c != 0 {
-			return c
-		}
-		if c := a.addrs.To().Compare(b.addrs.To()); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.proto, b.proto); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.lo, b.lo)
-	})
+	slices.SortFunc(out, compareBoxes)
 	return out
+}
+
+// compareBoxes orders boxes as set elements are: by address range, protocol, then port.
+func compareBoxes(a, b box) int {
+	if c := a.addrs.From().Compare(b.addrs.From()); c != 0 {
+		return c
+	}
+	if c := a.addrs.To().Compare(b.addrs.To()); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.proto, b.proto); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.lo, b.lo)
 }
 
 // portSpan is the union of the address ranges allowed on one port range.
@@ -178,18 +181,7 @@ func disjointOwned(boxes []ownedBox, rank func(int32) int) []ownedBox {
 	for _, p := range protos {
 		out = append(out, disjointOwnedPorts(p, byProto[p], rank)...)
 	}
-	slices.SortFunc(out, func(a, b ownedBox) int {
-		if c := a.addrs.From().Compare(b.addrs.From()); c != 0 {
-			return c
-		}
-		if c := a.addrs.To().Compare(b.addrs.To()); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.proto, b.proto); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.lo, b.lo)
-	})
+	slices.SortFunc(out, func(a, b ownedBox) int { return compareBoxes(a.box, b.box) })
 	return out
 }
 
