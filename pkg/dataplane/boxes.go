@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"cmp"
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -29,22 +30,23 @@ type box struct {
 // The result is exact, not minimal. Every box of the result lies in the union and every
 // point of the union is in exactly one box of the result.
 func disjoint(boxes []box) []box {
-	byProto := map[policy.Proto][]box{}
-	for _, b := range boxes {
-		if b.addrs.IsValid() && b.lo <= b.hi {
-			byProto[b.proto] = append(byProto[b.proto], b)
+	return perProto(boxes, func(b box) box { return b }, disjointPorts)
+}
+
+// perProto cuts boxes protocol by protocol (cut gets the valid boxes of one protocol)
+// and sorts the pieces as set elements are.
+func perProto[T any](boxes []T, of func(T) box, cut func(policy.Proto, []T) []T) []T {
+	byProto := map[policy.Proto][]T{}
+	for _, x := range boxes {
+		if b := of(x); b.addrs.IsValid() && b.lo <= b.hi {
+			byProto[b.proto] = append(byProto[b.proto], x)
 		}
 	}
-	protos := make([]policy.Proto, 0, len(byProto))
-	for p := range byProto {
-		protos = append(protos, p)
+	var out []T
+	for _, p := range slices.Sorted(maps.Keys(byProto)) {
+		out = append(out, cut(p, byProto[p])...)
 	}
-	slices.Sort(protos)
-	var out []box
-	for _, p := range protos {
-		out = append(out, disjointPorts(p, byProto[p])...)
-	}
-	slices.SortFunc(out, compareBoxes)
+	slices.SortFunc(out, func(a, b T) int { return compareBoxes(of(a), of(b)) })
 	return out
 }
 
@@ -166,23 +168,9 @@ type ownedBox struct {
 // only fill boxes cover is left out. Pieces that meet on the port axis with the same
 // addresses and owners are merged back. Like disjoint, the result is exact, not minimal.
 func disjointOwned(boxes []ownedBox, rank func(int32) int) []ownedBox {
-	byProto := map[policy.Proto][]ownedBox{}
-	for _, b := range boxes {
-		if b.addrs.IsValid() && b.lo <= b.hi {
-			byProto[b.proto] = append(byProto[b.proto], b)
-		}
-	}
-	protos := make([]policy.Proto, 0, len(byProto))
-	for p := range byProto {
-		protos = append(protos, p)
-	}
-	slices.Sort(protos)
-	var out []ownedBox
-	for _, p := range protos {
-		out = append(out, disjointOwnedPorts(p, byProto[p], rank)...)
-	}
-	slices.SortFunc(out, func(a, b ownedBox) int { return compareBoxes(a.box, b.box) })
-	return out
+	return perProto(boxes, func(b ownedBox) box { return b.box }, func(p policy.Proto, bs []ownedBox) []ownedBox {
+		return disjointOwnedPorts(p, bs, rank)
+	})
 }
 
 type ownedSpan struct {
