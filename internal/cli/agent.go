@@ -39,6 +39,7 @@ type agentFlags struct {
 	nodeName          string
 	kubeconfig        string
 	metricsAddr       string
+	flowsAddr         string
 	healthAddr        string
 	keepEstablished   bool
 	logLevel          string
@@ -88,6 +89,7 @@ failed (no cluster configuration, kernel refused).`,
 	fl.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "node whose pods to enforce (default $NODE_NAME, which the DaemonSet sets from spec.nodeName)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: the in-cluster service account, else $KUBECONFIG)")
 	fl.StringVar(&f.metricsAddr, "metrics-bind-address", ":9808", `address serving Prometheus metrics on /metrics ("0" to disable)`)
+	fl.StringVar(&f.flowsAddr, "flows-bind-address", defaultFlowsAddr, `address serving the flow log on /flows for netwarden flows ("0" to disable); it tells who talks to whom, so by default only the node itself can reach it`)
 	fl.StringVar(&f.healthAddr, "health-bind-address", ":9809", `address serving /healthz and /readyz ("0" to disable)`)
 	fl.BoolVar(&f.keepEstablished, "keep-established", false, "let connections that were allowed when they started outlive a policy change that denies them (default: they are cut)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -299,10 +301,14 @@ func newFlowLog(f agentFlags, lo dataplane.LogOptions, stdout io.Writer) (*flowl
 	return flowlog.New(cfg), closer, nil
 }
 
-// serveAgent starts the metrics and health servers (one server when they share an
-// address); reg nil serves no metrics. The flow log, when there is one, is served beside
-// the metrics (GET /flows, for netwarden flows). Listening happens here, so a taken port
-// is an error at start.
+// defaultFlowsAddr is where the agent serves its flow log unless told otherwise: the
+// node's loopback (the agent shares the node's network), where netwarden flows run on
+// the node, in the agent's pod or through a port-forward finds it.
+const defaultFlowsAddr = "127.0.0.1:9810"
+
+// serveAgent starts the metrics, flow log and health servers (one server per distinct
+// address); reg nil serves no metrics, flows nil no flow log. Listening happens here, so
+// a taken port is an error at start.
 func serveAgent(f agentFlags, health http.Handler, reg *prometheus.Registry, flows http.Handler, log *slog.Logger) ([]*http.Server, error) {
 	muxes := map[string]*http.ServeMux{}
 	var order []string
@@ -317,9 +323,9 @@ func serveAgent(f agentFlags, health http.Handler, reg *prometheus.Registry, flo
 	}
 	if f.metricsAddr != "0" && f.metricsAddr != "" && reg != nil {
 		mux(f.metricsAddr).Handle("/metrics", agent.MetricsHandler(reg))
-		if flows != nil {
-			mux(f.metricsAddr).Handle(flowlog.FlowsPath, flows)
-		}
+	}
+	if f.flowsAddr != "0" && f.flowsAddr != "" && flows != nil {
+		mux(f.flowsAddr).Handle(flowlog.FlowsPath, flows)
 	}
 	if f.healthAddr != "0" && f.healthAddr != "" {
 		m := mux(f.healthAddr)
@@ -351,9 +357,9 @@ func servedPaths(f agentFlags, addr string) string {
 	var p []string
 	if addr == f.metricsAddr && !f.uninstall {
 		p = append(p, "/metrics")
-		if f.log.options().Group != 0 {
-			p = append(p, flowlog.FlowsPath)
-		}
+	}
+	if addr == f.flowsAddr && !f.uninstall && f.log.options().Group != 0 {
+		p = append(p, flowlog.FlowsPath)
 	}
 	if addr == f.healthAddr {
 		p = append(p, "/healthz", "/readyz")

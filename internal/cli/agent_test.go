@@ -98,14 +98,14 @@ func TestAgentCommand(t *testing.T) {
 	netns, path := testNetns(t)
 	env := kubetest.Start(t)
 	kubeconfig := writeKubeconfig(t, env)
-	metrics, health := freeAddr(t), freeAddr(t)
+	metrics, health, flows := freeAddr(t), freeAddr(t), freeAddr(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stderr syncBuffer
 	root := NewRoot(strings.NewReader(""), io.Discard, &stderr)
 	root.SetArgs([]string{"agent", "--node-name", "cli-node", "--kubeconfig", kubeconfig, "--netns", path,
-		"--table-name", "nwcli", "--metrics-bind-address", metrics, "--health-bind-address", health, "--log-format", "json",
+		"--table-name", "nwcli", "--metrics-bind-address", metrics, "--health-bind-address", health, "--flows-bind-address", flows, "--log-format", "json",
 		"--flow-log", filepath.Join(t.TempDir(), "flows.jsonl")})
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
@@ -144,13 +144,17 @@ func TestAgentCommand(t *testing.T) {
 			t.Errorf("/metrics (%d) lacks %q", code, want)
 		}
 	}
-	// The flow log is served beside the metrics, for netwarden flows.
-	if code, body := httpGet("http://" + metrics + "/flows"); code != http.StatusOK {
+	// The flow log is served on an address of its own, for netwarden flows; not beside
+	// the metrics, which are scraped from elsewhere.
+	if code, body := httpGet("http://" + flows + "/flows"); code != http.StatusOK {
 		t.Errorf("/flows: %d %s", code, body)
 	}
+	if code, _ := httpGet("http://" + metrics + "/flows"); code != http.StatusNotFound {
+		t.Errorf("/flows on the metrics address: %d, want 404", code)
+	}
 	var flowsOut, flowsErr bytes.Buffer
-	if code := Main([]string{"flows", "--agent", metrics}, strings.NewReader(""), &flowsOut, &flowsErr); code != ExitOK {
-		t.Errorf("netwarden flows --agent %s: exit %d, %s", metrics, code, flowsErr.String())
+	if code := Main([]string{"flows", "--agent", flows}, strings.NewReader(""), &flowsOut, &flowsErr); code != ExitOK {
+		t.Errorf("netwarden flows --agent %s: exit %d, %s", flows, code, flowsErr.String())
 	}
 	if tables := nftTables(t, netns); !strings.Contains(tables, "table inet nwcli") {
 		t.Fatalf("after ready, tables are %q; want inet nwcli", tables)

@@ -21,9 +21,9 @@ import (
 
 func init() { register(newFlows) }
 
-// defaultAgentURL is the agent's metrics server on this node (agent --metrics-bind-address
-// defaults to :9808), which serves the flow log at /flows.
-const defaultAgentURL = "http://127.0.0.1:9808"
+// defaultAgentURL is where the agent on this node serves its flow log (agent
+// --flows-bind-address).
+const defaultAgentURL = "http://" + defaultFlowsAddr
 
 func newFlows() *cobra.Command {
 	var agent, output string
@@ -46,7 +46,7 @@ Exit codes: 0 the log was read; 3 bad flags; 4 the agent could not be reached or
 serve a flow log.`,
 		Example: `  netwarden flows
   netwarden flows --follow -n prod --verdict deny
-  netwarden flows --agent http://10.0.0.5:9808 --pod prod/db -o json`,
+  netwarden flows --agent http://127.0.0.1:19810 --pod prod/db -o json   # through a port-forward`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
@@ -78,7 +78,7 @@ serve a flow log.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&agent, "agent", defaultAgentURL, "the agent's metrics server (its --metrics-bind-address)")
+	fl.StringVar(&agent, "agent", defaultAgentURL, "where the agent serves its flow log (its --flows-bind-address)")
 	fl.BoolVarP(&follow, "follow", "w", false, "after the recent records, stream new ones until interrupted")
 	fl.StringVarP(&f.Namespace, "namespace", "n", "", "only flows from or to pods of this namespace")
 	fl.StringVar(&f.Pod, "pod", "", "only flows from or to this pod (namespace/name, or a name)")
@@ -116,7 +116,7 @@ func streamFlows(ctx context.Context, u, agent, output string, stdout, stderr io
 	}
 	resp, err := flowsClient.Do(req)
 	if err != nil {
-		return runtimeErr(fmt.Errorf("cannot reach the agent at %s: %w (is it running on that node, serving its metrics there? see --agent)", agent, unwrapURLError(err)))
+		return runtimeErr(fmt.Errorf("cannot reach the agent at %s: %w (is it running on that node, serving its flow log there? see --agent and the agent's --flows-bind-address)", agent, unwrapURLError(err)))
 	}
 	defer resp.Body.Close()
 	switch {
