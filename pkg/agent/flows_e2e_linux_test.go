@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -119,9 +120,8 @@ func TestFlowLogAndCountersEndToEnd(t *testing.T) {
 		if isolated.Packets < 8 {
 			t.Errorf("isolation of alpha counted %+v packets; want at least the 8 denied probes", isolated)
 		}
-		got := gathered(t, e.agent[n1].reg, "netwarden_agent_rule_packets_total")
 		for _, want := range []string{`policy="db-ingress",rule="0"`, `rule="isolation"`} {
-			if !strings.Contains(got, want) {
+			if got := scrapeFor(t, e.agent[n1].reg, want); !strings.Contains(got, want) {
 				t.Errorf("/metrics has no series with %s:\n%s", want, got)
 			}
 		}
@@ -150,8 +150,8 @@ func TestFlowLogAndCountersEndToEnd(t *testing.T) {
 			r.Rule == nil || *r.Rule != 0 || r.RuleName != "block-web" {
 			t.Errorf("record %+v: want admin ClusterNetworkPolicy no-beta-web rule 0 (block-web)", r)
 		}
-		got := gathered(t, e.agent[n0].reg, "netwarden_agent_rule_packets_total")
-		if !strings.Contains(got, `kind="ClusterNetworkPolicy",namespace="",policy="no-beta-web",rule="0",rule_name="block-web",tier="admin",verdict="deny"`) {
+		want := `kind="ClusterNetworkPolicy",namespace="",policy="no-beta-web",rule="0",rule_name="block-web",tier="admin",verdict="deny"`
+		if got := scrapeFor(t, e.agent[n0].reg, want); !strings.Contains(got, want) {
 			t.Errorf("/metrics has no count of no-beta-web's rule 0:\n%s", got)
 		}
 	})
@@ -174,4 +174,19 @@ func TestFlowLogAndCountersEndToEnd(t *testing.T) {
 			t.Errorf("record %+v: want egress, audit deny naming beta/deny-egress", r)
 		}
 	})
+}
+
+// scrapeFor scrapes the rule counters until a series contains want (the counters are
+// read from the kernel at each scrape), for up to five seconds, and returns the last
+// scrape.
+func scrapeFor(t *testing.T, reg prometheus.Gatherer, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := gathered(t, reg, "netwarden_agent_rule_packets_total")
+		if strings.Contains(got, want) || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

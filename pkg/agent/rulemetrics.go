@@ -136,12 +136,14 @@ func (c *ruleCollector) advance(p *dataplane.Program, counts map[string]dataplan
 	names := make([]string, 0, len(p.Accounts))
 	seen := make(map[string]bool, len(p.Accounts))
 	for _, a := range p.Accounts {
-		cur, ok := counts[a.Name]
-		if !ok {
-			continue // not in the kernel yet (or not any more)
-		}
 		seen[a.Name] = true
 		names = append(names, a.Name)
+		cur, ok := counts[a.Name]
+		if !ok {
+			// Not in the kernel yet, or missed by a dump another write interrupted:
+			// the total stands as it was.
+			continue
+		}
 		prev := c.last[a.Name]
 		t := c.total[a.Name]
 		if cur.Packets < prev.Packets || cur.Bytes < prev.Bytes {

@@ -42,7 +42,9 @@ func TestRuleMetrics(t *testing.T) {
 	steps := []struct {
 		name   string
 		counts map[string]dataplane.Counts
-		want   string
+		// program, when set, is the program in force from this step on.
+		program *dataplane.Program
+		want    string
 	}{
 		{
 			name:   "rules that decided nothing have no series",
@@ -61,6 +63,16 @@ netwarden_agent_rule_packets_total{direction="ingress",kind="NetworkPolicy",name
 `,
 		},
 		{
+			name: "a counter missing from one reading (an interrupted dump) keeps its series",
+			counts: map[string]dataplane.Counts{"acct_np_prod_db_in0": {Packets: 5, Bytes: 300}, "acct_np_prod_db_in1": {Packets: 1, Bytes: 60},
+				"acct_anp_deny_in0": {Packets: 4, Bytes: 240}},
+			want: `netwarden_agent_rule_packets_total{direction="ingress",kind="",namespace="prod",policy="",rule="isolation",rule_name="",tier="networkpolicy",verdict="deny"} 2
+netwarden_agent_rule_packets_total{direction="ingress",kind="AdminNetworkPolicy",namespace="",policy="deny",rule="0",rule_name="block",tier="admin",verdict="deny"} 4
+netwarden_agent_rule_packets_total{direction="ingress",kind="NetworkPolicy",namespace="prod",policy="db",rule="0",rule_name="",tier="networkpolicy",verdict="allow"} 5
+netwarden_agent_rule_packets_total{direction="ingress",kind="NetworkPolicy",namespace="prod",policy="db",rule="1",rule_name="",tier="networkpolicy",verdict="allow"} 1
+`,
+		},
+		{
 			name: "a counter recreated from zero (a whole rewrite) keeps the total growing",
 			counts: map[string]dataplane.Counts{"acct_np_prod_db_in0": {Packets: 2, Bytes: 120}, "acct_np_prod_db_in1": {Packets: 1, Bytes: 60},
 				"acct_iso_prod_in": {Packets: 2, Bytes: 120}, "acct_anp_deny_in0": {Packets: 4, Bytes: 240}},
@@ -71,8 +83,9 @@ netwarden_agent_rule_packets_total{direction="ingress",kind="NetworkPolicy",name
 `,
 		},
 		{
-			name:   "a rule gone from the program ends its series",
-			counts: map[string]dataplane.Counts{"acct_np_prod_db_in0": {Packets: 2, Bytes: 120}},
+			name:    "a rule gone from the program ends its series",
+			counts:  map[string]dataplane.Counts{"acct_np_prod_db_in0": {Packets: 2, Bytes: 120}},
+			program: &dataplane.Program{Accounts: testAccounts()[2:3]},
 			want: `netwarden_agent_rule_packets_total{direction="ingress",kind="NetworkPolicy",namespace="prod",policy="db",rule="0",rule_name="",tier="networkpolicy",verdict="allow"} 7
 `,
 		},
@@ -83,6 +96,9 @@ netwarden_agent_rule_packets_total{direction="ingress",kind="NetworkPolicy",name
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
 			src.counts = s.counts
+			if s.program != nil {
+				src.p = s.program
+			}
 			if got := gathered(t, reg, "netwarden_agent_rule_packets_total"); got != s.want {
 				t.Errorf("got\n%swant\n%s", got, s.want)
 			}

@@ -122,7 +122,7 @@ func (c *Conn) Apply(p *Program) error {
 	// A whole rewrite makes the counters anew: they start from the counts of the table
 	// they replace, so the periodic rewrite loses at most what is counted between this
 	// read and the commit. (No table, no counts.)
-	carried, _ := c.Counters(p.Table)
+	carried := c.carriedCounts(p.Table)
 	if c.applied && c.table != p.Table {
 		// The table was renamed: the one applied before goes in the same transaction.
 		old := table(c.table)
@@ -166,6 +166,24 @@ func (c *Conn) Apply(p *Program) error {
 	}
 	c.table, c.applied = p.Table, true
 	return c.afterChange(p)
+}
+
+// carriedCounts reads the counters a whole rewrite carries over. A dump that another
+// table's write interrupts can miss objects (the kernel marks it, google/nftables does
+// not look), so two reads are merged: a counter missing from both starts from zero,
+// which readers of the counters take for a reset.
+func (c *Conn) carriedCounts(table string) map[string]Counts {
+	out, _ := c.Counters(table)
+	again, _ := c.Counters(table)
+	if out == nil {
+		return again
+	}
+	for name, n := range again {
+		if n.Packets > out[name].Packets {
+			out[name] = n
+		}
+	}
+	return out
 }
 
 func (c *Conn) addElements(s *nftables.Set, es []nftables.SetElement) error {
