@@ -89,6 +89,10 @@ func (n *NFTables) Program(e *policy.Engine, local []int32, full bool) (ProgramS
 	old := n.last
 	n.last = nil
 	st.Written = st.SetElements
+	if !full {
+		// A union that changed keeps its set's name, so only its difference is written.
+		p.Inherit(old)
+	}
 	d, ok := dataplane.Diff(old, p)
 	st.Diff = time.Since(start)
 	start = time.Now()
