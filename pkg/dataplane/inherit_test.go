@@ -15,20 +15,7 @@ import (
 // accounts, and names stay unique.
 func TestInheritedNamesDecideTheSame(t *testing.T) {
 	compile := func(seed int) (*policy.Engine, *Program) {
-		manifests := randomCluster(rand.New(rand.NewPCG(uint64(seed), 7)))
-		c, err := loader.LoadBytes(fmt.Sprintf("random-%d.yaml", seed), []byte(manifests), loader.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := policy.Compile(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := Compile(e, localPods(e, "node-a"), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e, p
+		return compileManifests(t, fmt.Sprintf("random-%d.yaml", seed), randomCluster(rand.New(rand.NewPCG(uint64(seed), 7))))
 	}
 	renamed := 0
 	for seed := range min(*randomCases, 100) {
@@ -82,18 +69,7 @@ func TestInheritWritesOnlyWhatAPolicyAdds(t *testing.T) {
 	}
 	base := b.String() + policyYAML("from-all", "", 80)
 	compile := func(manifests string) *Program {
-		c, err := loader.LoadBytes("cluster.yaml", []byte(manifests), loader.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := policy.Compile(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := Compile(e, localPods(e, "node-a"), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, p := compileManifests(t, "cluster.yaml", manifests)
 		return p
 	}
 	old := compile(base)
@@ -114,4 +90,22 @@ func TestInheritWritesOnlyWhatAPolicyAdds(t *testing.T) {
 	if fresh < 400 || inherited > 20 {
 		t.Errorf("elements written: %d with fresh names (want the whole union, 400+), %d inherited (want the new policy's few)", fresh, inherited)
 	}
+}
+
+// compileManifests compiles node-a's program of a cluster written as manifests.
+func compileManifests(t *testing.T, name, manifests string) (*policy.Engine, *Program) {
+	t.Helper()
+	c, err := loader.LoadBytes(name, []byte(manifests), loader.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := policy.Compile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(e, localPods(e, "node-a"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, p
 }
