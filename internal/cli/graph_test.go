@@ -2,20 +2,13 @@ package cli
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 )
 
 func TestGraphAndGroupFlags(t *testing.T) {
 	noDefaultKubeconfig(t)
 	const seed, shop = "../../examples/seed", "../../pkg/render/testdata/shop"
-	cases := []struct {
-		name string
-		args []string
-		code int
-		want []string
-		not  []string
-	}{
+	cases := []outputCase{
 		{"graph draws mermaid by workload by default", []string{"graph", "-f", shop}, ExitOK,
 			[]string{"flowchart LR", `n5["web<br/>Deployment, 2 pods"]`}, nil},
 		{"graph -o dot is for Graphviz", []string{"graph", "-f", seed, "-o", "dot"}, ExitOK, []string{"digraph netwarden {", `n1 -> n2 [label="5432/TCP"`}, nil},
@@ -32,25 +25,7 @@ func TestGraphAndGroupFlags(t *testing.T) {
 		{"graph draws no tables", []string{"graph", "-f", seed, "-o", "table"}, ExitInput, []string{`unknown output format "table" (want one of: mermaid, dot, html)`}, nil},
 		{"an unknown --blocked is bad input", []string{"graph", "-f", seed, "--blocked", "some"}, ExitInput, []string{"want one of: auto, all, none"}, nil},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := run(t, tc.args...)
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, errOut)
-			}
-			all := out + errOut
-			for _, w := range tc.want {
-				if !strings.Contains(all, w) {
-					t.Errorf("output lacks %q:\n%.3000s", w, all)
-				}
-			}
-			for _, w := range tc.not {
-				if strings.Contains(all, w) {
-					t.Errorf("output has %q:\n%.3000s", w, all)
-				}
-			}
-		})
-	}
+	checkOutputs(t, cases)
 }
 
 // The grouped JSON says how it is grouped, lists members, and marks mixed results.

@@ -9,6 +9,39 @@ import (
 	"testing"
 )
 
+// outputCase is a command line and what its output must and must not contain; code is
+// the exit code wanted, or -1 for any.
+type outputCase struct {
+	name string
+	args []string
+	code int
+	want []string
+	not  []string
+}
+
+func checkOutputs(t *testing.T, cases []outputCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := run(t, tc.args...)
+			if tc.code >= 0 && code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, errOut)
+			}
+			all := out + errOut
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("output lacks %q:\n%.3000s", w, all)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(all, w) {
+					t.Errorf("output has %q:\n%.3000s", w, all)
+				}
+			}
+		})
+	}
+}
+
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 )
 
@@ -12,13 +11,7 @@ import (
 func TestMatrixAuditFlags(t *testing.T) {
 	noDefaultKubeconfig(t)
 	const rollout, seed = "../../examples/audit-rollout", "../../examples/seed"
-	cases := []struct {
-		name string
-		args []string
-		code int
-		want []string
-		not  []string
-	}{
+	cases := []outputCase{
 		{"the table marks the pair the staged policy would deny", []string{"matrix", "-f", rollout}, ExitOK,
 			[]string{"default/batch   .!", "!: enforcing the audit (staged) policies would change it",
 				"not enforced in these results; cells (edges) marked ! are what enforcing them would change"}, nil},
@@ -38,25 +31,7 @@ func TestMatrixAuditFlags(t *testing.T) {
 		{"other commands keep pointing at diff --audit", []string{"lint", "-f", rollout}, -1,
 			[]string{"not enforced in these results; 'netwarden diff --audit' lists what enforcing them would change"}, nil},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := run(t, tc.args...)
-			if tc.code >= 0 && code != tc.code {
-				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, errOut)
-			}
-			all := out + errOut
-			for _, w := range tc.want {
-				if !strings.Contains(all, w) {
-					t.Errorf("output lacks %q:\n%.3000s", w, all)
-				}
-			}
-			for _, w := range tc.not {
-				if strings.Contains(all, w) {
-					t.Errorf("output has %q:\n%.3000s", w, all)
-				}
-			}
-		})
-	}
+	checkOutputs(t, cases)
 }
 
 // The JSON keeps every field and adds the mark and the summary.
