@@ -18,41 +18,23 @@ import (
 // default, the pod's own node). It returns how many decisions it compared.
 func checkAccounts(t *testing.T, name string, e *policy.Engine, p *Program, local []int32) int {
 	t.Helper()
-	peers, ports := probeAddrs(e), probePorts(e)
 	checked, failed := 0, 0
-	for _, s := range local {
-		info := &e.Pods[s]
-		if info.HostNetwork {
-			continue
-		}
-		for _, sip := range info.IPs {
-			subject := policy.Endpoint{Pod: s, IP: sip}
-			for _, pip := range peers {
-				if pip.Is4() != sip.Is4() {
-					continue
-				}
-				peer := policy.External(pip)
-				if q, ok := e.PodByIP(pip); ok {
-					peer = policy.Endpoint{Pod: q, IP: pip}
-				}
-				for _, port := range ports {
-					for _, d := range []policy.Direction{policy.Egress, policy.Ingress} {
-						dec := e.DecideDirection(d, subject, peer, port)
-						allowed, got := p.decideDirection(d, sip, pip, port)
-						checked++
-						if allowed != dec.Allowed && failed < 20 {
-							failed++
-							t.Errorf("%s: %s of %s (%s) with %s on %s: program says %v, engine says %v", name, d, info.Key, sip, pip, port, allowed, dec.Allowed)
-						}
-						if err := accountMatches(e, p, d, info.Pod.Namespace, dec, got); err != nil && failed < 20 {
-							failed++
-							t.Errorf("%s: %s of %s (%s) with %s on %s (allowed %v): %v", name, d, info.Key, sip, pip, port, allowed, err)
-						}
-					}
-				}
+	forEachProbe(e, local, func(info *policy.PodInfo, subject, peer policy.Endpoint, port policy.Port) {
+		sip, pip := subject.IP, peer.IP
+		for _, d := range []policy.Direction{policy.Egress, policy.Ingress} {
+			dec := e.DecideDirection(d, subject, peer, port)
+			allowed, got := p.decideDirection(d, sip, pip, port)
+			checked++
+			if allowed != dec.Allowed && failed < 20 {
+				failed++
+				t.Errorf("%s: %s of %s (%s) with %s on %s: program says %v, engine says %v", name, d, info.Key, sip, pip, port, allowed, dec.Allowed)
+			}
+			if err := accountMatches(e, p, d, info.Pod.Namespace, dec, got); err != nil && failed < 20 {
+				failed++
+				t.Errorf("%s: %s of %s (%s) with %s on %s (allowed %v): %v", name, d, info.Key, sip, pip, port, allowed, err)
 			}
 		}
-	}
+	})
 	return checked
 }
 

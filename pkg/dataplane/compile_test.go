@@ -128,13 +128,46 @@ func TestProgramAgreesWithEngine(t *testing.T) {
 // how many it compared and how many of those the engine denies.
 func checkAgainstEngine(t *testing.T, name string, e *policy.Engine, p *Program, local []int32) (checked, denied int) {
 	t.Helper()
-	peers := probeAddrs(e)
-	ports := probePorts(e)
 	failed := 0
 	isLocal := map[int32]bool{}
 	for _, s := range local {
 		isLocal[s] = true
 	}
+	forEachProbe(e, local, func(info *policy.PodInfo, subject, peer policy.Endpoint, port policy.Port) {
+		sip, pip := subject.IP, peer.IP
+		if port.Proto == policy.ProtoICMP && !sip.Is4() || port.Proto == policy.ProtoICMPv6 && sip.Is4() {
+			return
+		}
+		for _, d := range []policy.Direction{policy.Egress, policy.Ingress} {
+			want := e.DecideDirection(d, subject, peer, port).Allowed
+			got := p.allowsDirection(d, sip, pip, port)
+			checked++
+			if !want {
+				denied++
+			}
+			if got != want && failed < 20 {
+				failed++
+				t.Errorf("%s: %s of %s (%s) with %s on %s: program says %v, engine says %v",
+					name, d, info.Key, sip, pip, port, got, want)
+			}
+		}
+		// The whole connection, when both ends are local pods.
+		if peer.Pod >= 0 && isLocal[peer.Pod] {
+			want := e.Decide(subject, peer, port).Allowed
+			if got := p.Allows(sip, pip, port); got != want && failed < 20 {
+				failed++
+				t.Errorf("%s: connection %s -> %s on %s: program says %v, engine says %v", name, sip, pip, port, got, want)
+			}
+		}
+	})
+	return checked, denied
+}
+
+// forEachProbe calls f for every address of every local pod (hostNetwork pods aside)
+// with every probe address of its family (probeAddrs: a pod's as that pod, others as
+// external) on every probe port.
+func forEachProbe(e *policy.Engine, local []int32, f func(info *policy.PodInfo, subject, peer policy.Endpoint, port policy.Port)) {
+	peers, ports := probeAddrs(e), probePorts(e)
 	for _, s := range local {
 		info := &e.Pods[s]
 		if info.HostNetwork {
@@ -151,35 +184,11 @@ func checkAgainstEngine(t *testing.T, name string, e *policy.Engine, p *Program,
 					peer = policy.Endpoint{Pod: q, IP: pip}
 				}
 				for _, port := range ports {
-					if port.Proto == policy.ProtoICMP && !sip.Is4() || port.Proto == policy.ProtoICMPv6 && sip.Is4() {
-						continue
-					}
-					for _, d := range []policy.Direction{policy.Egress, policy.Ingress} {
-						want := e.DecideDirection(d, subject, peer, port).Allowed
-						got := p.allowsDirection(d, sip, pip, port)
-						checked++
-						if !want {
-							denied++
-						}
-						if got != want && failed < 20 {
-							failed++
-							t.Errorf("%s: %s of %s (%s) with %s on %s: program says %v, engine says %v",
-								name, d, info.Key, sip, pip, port, got, want)
-						}
-					}
-					// The whole connection, when both ends are local pods.
-					if peer.Pod >= 0 && isLocal[peer.Pod] {
-						want := e.Decide(subject, peer, port).Allowed
-						if got := p.Allows(sip, pip, port); got != want && failed < 20 {
-							failed++
-							t.Errorf("%s: connection %s -> %s on %s: program says %v, engine says %v", name, sip, pip, port, got, want)
-						}
-					}
+					f(info, subject, peer, port)
 				}
 			}
 		}
 	}
-	return checked, denied
 }
 
 // probeAddrs lists addresses worth deciding: every pod and node address, and for every
