@@ -96,34 +96,16 @@ func abs(n int) int { return max(n, -n) }
 
 func role(name string) string { return name[strings.LastIndexByte(name, '_')+1:] }
 
-// symmetricDifference counts the elements in exactly one of two sorted lists, giving up
+// symmetricDifference counts the elements in exactly one of two sorted lists (an
+// element that changes its verdict is deleted and added: it counts once), giving up
 // (returning limit) once the count reaches limit.
 func symmetricDifference(a, b []Element, limit int) int {
-	n, i, j := 0, 0, 0
-	for i < len(a) || j < len(b) {
-		if n >= limit {
-			return limit
-		}
-		switch {
-		case j == len(b):
-			n, i = n+1, i+1
-		case i == len(a):
-			n, j = n+1, j+1
-		default:
-			switch c := compareElements(&a[i], &b[j]); {
-			case c < 0:
-				n, i = n+1, i+1
-			case c > 0:
-				n, j = n+1, j+1
-			default:
-				if a[i].Verdict != b[j].Verdict {
-					n++ // an element that changes its verdict is deleted and added
-				}
-				i, j = i+1, j+1
-			}
-		}
-	}
-	return n
+	n := 0
+	walkDifference(a, b, func(_, _ *Element) bool {
+		n++
+		return n < limit
+	})
+	return min(n, limit)
 }
 
 // renameSets returns the rule with the sets it looks up renamed.

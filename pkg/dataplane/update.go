@@ -225,25 +225,54 @@ func diffSets(a, b *Set) (onlyA, onlyB []Element) {
 // diffSorted walks two sorted element lists once and returns what only a has and what
 // only b has. An element whose key is in both with another verdict is in both results.
 func diffSorted(a, b []Element) (onlyA, onlyB []Element) {
+	walkDifference(a, b, func(ea, eb *Element) bool {
+		if ea != nil {
+			onlyA = append(onlyA, *ea)
+		}
+		if eb != nil {
+			onlyB = append(onlyB, *eb)
+		}
+		return true
+	})
+	return onlyA, onlyB
+}
+
+// walkDifference walks two sorted element lists once and calls f for each difference:
+// an element only a has (eb nil), one only b has (ea nil), or a key both have with
+// other verdicts (both set). It stops when f returns false.
+func walkDifference(a, b []Element, f func(ea, eb *Element) bool) {
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		if a[i] == b[j] {
 			i, j = i+1, j+1
 			continue
 		}
+		var more bool
 		switch c := compareElements(&a[i], &b[j]); {
 		case c < 0:
-			onlyA = append(onlyA, a[i])
+			more = f(&a[i], nil)
 			i++
 		case c > 0:
-			onlyB = append(onlyB, b[j])
+			more = f(nil, &b[j])
 			j++
 		default:
-			onlyA, onlyB = append(onlyA, a[i]), append(onlyB, b[j])
+			more = f(&a[i], &b[j])
 			i, j = i+1, j+1
 		}
+		if !more {
+			return
+		}
 	}
-	return append(onlyA, a[i:]...), append(onlyB, b[j:]...)
+	for ; i < len(a); i++ {
+		if !f(&a[i], nil) {
+			return
+		}
+	}
+	for ; j < len(b); j++ {
+		if !f(nil, &b[j]) {
+			return
+		}
+	}
 }
 
 // sortedKeys returns a map's keys in order, so transactions are built deterministically.
