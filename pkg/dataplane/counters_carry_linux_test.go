@@ -9,19 +9,7 @@ import (
 // the counters of accounts both tables have go on from their counts, a new account
 // starts from zero.
 func TestCountsSurviveAWholeRewrite(t *testing.T) {
-	needRoot(t)
-	_, path, h := loopbackNetns(t)
-	c := openConn(t, path)
-	p1 := acctProgram(fourAccounts)
-	if err := c.Apply(p1); err != nil {
-		t.Fatal(err)
-	}
-	traffic(t, h, "tcp", acctAddrs["allow_tcp"], 7001, 3)
-	traffic(t, h, "tcp", acctAddrs["deny_tcp"], 7002, 2)
-	before, err := c.Counters(DefaultTableName)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, h, c, _, before := countedFourAccounts(t)
 	if before["acc_allow_tcp"].Packets != 3 || before["acc_deny_tcp"].Packets == 0 {
 		t.Fatalf("before the rewrite: %+v", before)
 	}

@@ -271,20 +271,29 @@ func TestCountersCountWhatTheirRulesDecide(t *testing.T) {
 // have as they are (counts included), makes the new ones from zero, and deletes those
 // no rule counts in any more, in the same transaction as the rules that used them; the
 // kernel then holds what a fresh Apply would, counts aside.
-func TestCountsSurviveUpdates(t *testing.T) {
+// countedFourAccounts applies the four-account program in a loopback namespace of its
+// own, sends 3 allowed and 2 denied TCP connections, and returns what it made and the
+// counts read then.
+func countedFourAccounts(t *testing.T) (ns string, h netns.NsHandle, c *Conn, p *Program, counts map[string]Counts) {
+	t.Helper()
 	needRoot(t)
 	ns, path, h := loopbackNetns(t)
-	c := openConn(t, path)
-	p1 := acctProgram(fourAccounts)
-	if err := c.Apply(p1); err != nil {
+	c = openConn(t, path)
+	p = acctProgram(fourAccounts)
+	if err := c.Apply(p); err != nil {
 		t.Fatal(err)
 	}
 	traffic(t, h, "tcp", acctAddrs["allow_tcp"], 7001, 3)
 	traffic(t, h, "tcp", acctAddrs["deny_tcp"], 7002, 2)
-	before, err := c.Counters(DefaultTableName)
+	counts, err := c.Counters(DefaultTableName)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ns, h, c, p, counts
+}
+
+func TestCountsSurviveUpdates(t *testing.T) {
+	ns, h, c, p1, before := countedFourAccounts(t)
 
 	p2 := acctProgram(append(fourAccounts, "new"), netip.MustParseAddr("127.0.0.21"))
 	p3 := acctProgram([]string{"allow_tcp", "allow_udp", "idle", "new"}, netip.MustParseAddr("127.0.0.21"))
